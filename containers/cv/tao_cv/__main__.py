@@ -1,0 +1,68 @@
+"""Worker entry point: `python -m tao_cv <task> <subcommand> [args]` (what every runtime invokes),
+and `python -m tao_cv info`. User mistakes end with `error: ...` and exit code 2, never a traceback."""
+
+import sys
+import traceback
+
+from rich.console import Console
+
+from . import __version__
+from .errors import UserError
+
+err = Console(stderr=True, soft_wrap=True)
+
+
+def info():
+    from .engine.device import describe_devices
+    from .models import list_backbones
+
+    print(f"tao_cv worker {__version__}")
+    for line in describe_devices():
+        print(line)
+    print(f"backbones: {', '.join(list_backbones())}")
+
+
+def _user_message(exc):
+    """A UserError raised in a DataLoader worker comes back wrapped with its traceback text: keep its message."""
+    text = str(exc)
+    if "Original Traceback" in text:
+        text = text.strip().splitlines()[-1].split("UserError: ", 1)[-1]
+    return text
+
+
+def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    from .tasks import TASKS
+
+    if not argv or argv[0] in ("-h", "--help"):
+        print(f"usage: python -m tao_cv {{info,{','.join(TASKS)}}} SUBCOMMAND [args]")
+        return 0
+    if argv[0] == "info":
+        info()
+        return 0
+    task = TASKS.get(argv[0])
+    if task is None:
+        err.print(f"error: unknown task '{argv[0]}'; available: {', '.join(TASKS)}")
+        return 2
+    args = task.build_parser(prog=f"tao {argv[0]}").parse_args(argv[1:])
+    try:
+        args.run(args)
+    except UserError as exc:
+        err.print(f"[bold red]error:[/] {_user_message(exc)}", highlight=False)
+        return 2
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        return 130
+    except Exception as exc:
+        if type(exc).__name__ == "UserError" or "UserError" in str(exc).split("\n", 1)[0]:
+            err.print(f"[bold red]error:[/] {_user_message(exc)}", highlight=False)
+            return 2
+        traceback.print_exc()
+        err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc} — this is a bug; please report it "
+                  "with the command and the lines above")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

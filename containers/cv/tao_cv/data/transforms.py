@@ -1,0 +1,28 @@
+"""Image transforms (torchvision.transforms.v2). Evaluation preprocessing is deliberately simple —
+resize to image_size², scale to [0, 1], normalize — so an exported model's sidecar can state it exactly."""
+
+import torch
+from torchvision.transforms import v2
+
+
+def eval_transform(image_size, mean, std):
+    return v2.Compose([
+        v2.ToImage(),
+        v2.Resize((image_size, image_size), antialias=True),
+        v2.ToDtype(torch.float32, scale=True),
+        v2.Normalize(list(mean), list(std)),
+    ])
+
+
+def train_transform(image_size, mean, std, aug):
+    steps = [v2.ToImage(), v2.RandomResizedCrop(image_size, scale=tuple(aug.random_resized_crop_scale), antialias=True)]
+    if aug.horizontal_flip > 0:
+        steps.append(v2.RandomHorizontalFlip(aug.horizontal_flip))
+    if aug.vertical_flip > 0:
+        steps.append(v2.RandomVerticalFlip(aug.vertical_flip))
+    if aug.rotation_degrees > 0:
+        steps.append(v2.RandomRotation(aug.rotation_degrees))
+    if any((aug.brightness, aug.contrast, aug.saturation, aug.hue)):
+        steps.append(v2.ColorJitter(aug.brightness, aug.contrast, aug.saturation, aug.hue))
+    steps += [v2.ToDtype(torch.float32, scale=True), v2.Normalize(list(mean), list(std))]
+    return v2.Compose(steps)

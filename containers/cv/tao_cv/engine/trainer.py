@@ -1,0 +1,171 @@
+"""The training engine: plain functions (torchvision-references style) shared by every task.
+
+`fit` owns the loop around them: resume from checkpoints/latest.pth, atomic checkpoints, best/last
+weights, status.json, the CSV log and the curves plot. What a task adds is passed in as plain arguments:
+the model, the loaders, a loss function and a `validate(model) -> {metric: value}` callable.
+"""
+
+import math
+import time
+from pathlib import Path
+
+import torch
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from ..errors import UserError
+from .checkpoint import read_checkpoint, save_checkpoint
+from .device import pick_device
+from .logs import StatusLogger, plot_curves, write_csv
+
+console = Console(soft_wrap=True)
+
+
+def build_optimizer(params, spec):
+    if spec.name == "sgd":
+        return torch.optim.SGD(params, lr=spec.lr, momentum=spec.momentum, weight_decay=spec.weight_decay, nesterov=spec.momentum > 0)
+    if spec.name == "adam":
+        return torch.optim.Adam(params, lr=spec.lr, weight_decay=spec.weight_decay)
+    return torch.optim.AdamW(params, lr=spec.lr, weight_decay=spec.weight_decay)
+
+
+def lr_factor(step, total_steps, steps_per_epoch, spec):
+    """Multiplier of the base learning rate at optimizer step `step` (0-based) of `total_steps`."""
+    progress = step / max(1, total_steps)
+    warmup = spec.warmup_epochs * steps_per_epoch
+    if spec.name != "soft_anneal" and step < warmup:
+        return (step + 1) / warmup
+    if spec.name == "cosine":
+        remaining = (step - warmup) / max(1, total_steps - warmup)
+        return spec.min_lr_ratio + (1 - spec.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * remaining))
+    if spec.name == "step":
+        return spec.gamma ** ((step // steps_per_epoch) // spec.step_size)
+    if spec.name == "soft_anneal":
+        # TAO's soft-start annealing: log-linear ramp from min to base lr, hold, log-linear decay back to min.
+        low = math.log(max(spec.min_lr_ratio, 1e-8))
+        if progress < spec.soft_start:
+            return math.exp(low * (1 - progress / spec.soft_start))
+        if progress < spec.annealing_start:
+            return 1.0
+        return math.exp(low * (progress - spec.annealing_start) / max(1e-8, 1 - spec.annealing_start))
+    return 1.0
+
+
+def build_scheduler(optimizer, spec, steps_per_epoch, num_epochs):
+    total = steps_per_epoch * num_epochs
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(step, total, steps_per_epoch, spec))
+
+
+def train_one_epoch(model, loader, loss_fn, optimizer, scheduler, device, scaler, on_step=None):
+    """One pass over `loader`; returns mean loss, images seen and seconds spent."""
+    model.train()
+    total_loss = torch.zeros((), device=device)
+    images = 0
+    start = time.perf_counter()
+    for step, (inputs, targets) in enumerate(loader):
+        inputs = inputs.to(device, non_blocking=True)
+        targets = targets.to(device, non_blocking=True)
+        with torch.autocast(device.type, enabled=scaler.is_enabled()):
+            loss = loss_fn(model(inputs), targets)
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        scheduler.step()
+        total_loss += loss.detach() * inputs.shape[0]
+        images += inputs.shape[0]
+        if on_step is not None:
+            on_step(step, loss)
+    seconds = time.perf_counter() - start
+    return {"train_loss": (total_loss / max(images, 1)).item(), "images": images, "seconds": seconds}
+
+
+def _set_trainable(model, head, only_head):
+    for name, param in model.named_parameters():
+        param.requires_grad = (not only_head) or name.startswith(head + ".")
+
+
+def fit(model, *, train_loader, validate, loss_fn, spec, results_dir, meta, monitor, head=None):
+    """Train `model` per `spec` (a TrainSpec) into `results_dir`; returns the run summary."""
+    results_dir = Path(results_dir)
+    ckpt_dir, weights_dir = results_dir / "checkpoints", results_dir / "weights"
+    device = pick_device(spec.device)
+    torch.manual_seed(spec.seed)
+    model.to(device)
+    optimizer = build_optimizer(model.parameters(), spec.optimizer)
+    scheduler = build_scheduler(optimizer, spec.lr_scheduler, len(train_loader), spec.num_epochs)
+    scaler = torch.amp.GradScaler("cuda", enabled=spec.amp and device.type == "cuda")
+    status = StatusLogger(results_dir / "status.json")
+    history, best, start_epoch = [], None, 0
+
+    latest = ckpt_dir / "latest.pth"
+    if spec.resume and latest.is_file():
+        state = read_checkpoint(latest)
+        try:
+            model.load_state_dict(state["state_dict"])
+            optimizer.load_state_dict(state["optimizer"])
+            scheduler.load_state_dict(state["scheduler"])
+            scaler.load_state_dict(state["scaler"])
+        except (KeyError, ValueError, RuntimeError) as exc:
+            raise UserError(
+                f"cannot resume from {latest}: it does not match this spec ({str(exc).splitlines()[0]}); "
+                "use a new results dir or set train.resume=false"
+            ) from None
+        torch.set_rng_state(state["rng"])
+        history, best, start_epoch = state["history"], state["best"], state["epoch"] + 1
+        console.print(f"resuming from {latest} (epoch {state['epoch'] + 1} done)")
+
+    status.write("STARTED", "Starting training", epoch=start_epoch, max_epoch=spec.num_epochs)
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("loss {task.fields[loss]:.3f}  lr {task.fields[lr]:.2e}"), TimeElapsedColumn(), TextColumn("eta"),
+               TimeRemainingColumn()]
+    run_start = time.perf_counter()
+    for epoch in range(start_epoch, spec.num_epochs):
+        if getattr(train_loader, "generator", None) is not None:
+            train_loader.generator.manual_seed(spec.seed + epoch)  # same shuffles/augmentations on resume
+        if head is not None and spec.freeze_backbone_epochs:
+            _set_trainable(model, head, only_head=epoch < spec.freeze_backbone_epochs)
+        with Progress(*columns, console=console, transient=True) as progress:
+            bar = progress.add_task(f"Epoch {epoch + 1}/{spec.num_epochs}", total=len(train_loader), loss=0.0,
+                                    lr=optimizer.param_groups[0]["lr"])
+
+            def on_step(step, loss):
+                # .item() waits for the device: refresh the shown loss every 10 steps only.
+                shown = {"loss": loss.item(), "lr": optimizer.param_groups[0]["lr"]} if step % 10 == 0 else {}
+                progress.update(bar, advance=1, **shown)
+
+            stats = train_one_epoch(model, train_loader, loss_fn, optimizer, scheduler, device, scaler, on_step)
+        metrics = validate(model)
+        row = {"epoch": epoch + 1, "train_loss": round(stats["train_loss"], 5),
+               **{f"val_{k}": round(v, 5) for k, v in metrics.items()}, "lr": optimizer.param_groups[0]["lr"],
+               "images_per_s": round(stats["images"] / stats["seconds"], 2), "seconds": round(stats["seconds"], 2)}
+        history.append(row)
+        improved = best is None or metrics[monitor] > best["value"]
+        if improved:
+            best = {"value": metrics[monitor], "epoch": epoch + 1}
+            save_checkpoint(weights_dir / "best.pth", model, meta, epoch=epoch, metrics=metrics)
+        save_checkpoint(weights_dir / "last.pth", model, meta, epoch=epoch, metrics=metrics)
+        train_state = dict(epoch=epoch, optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict(),
+                           scaler=scaler.state_dict(), rng=torch.get_rng_state(), history=history, best=best)
+        if (epoch + 1) % spec.checkpoint_interval == 0:
+            save_checkpoint(ckpt_dir / f"epoch_{epoch + 1:03d}.pth", model, meta, **train_state)
+        save_checkpoint(latest, model, meta, **train_state)
+        write_csv(results_dir / "training_log.csv", history)
+        plot_curves(results_dir / "curves.png", history)
+        per_epoch = (time.perf_counter() - run_start) / (epoch + 1 - start_epoch)
+        eta = per_epoch * (spec.num_epochs - epoch - 1)
+        status.write("RUNNING", "Training loop in progress", epoch=epoch + 1, max_epoch=spec.num_epochs,
+                     time_per_epoch=_hms(per_epoch), eta=_hms(eta),
+                     kpi={"train_loss": row["train_loss"], **{f"val_{k}": v for k, v in metrics.items()}})
+        shown = "  ".join(f"val {k} {v:.4f}" for k, v in metrics.items())
+        console.print(f"Epoch {epoch + 1}/{spec.num_epochs}  loss {row['train_loss']:.4f}  {shown}  "
+                      f"(best {monitor} {best['value']:.4f} @ {best['epoch']})  {row['images_per_s']:.1f} img/s")
+    summary = {"best_" + monitor: best["value"] if best else None, "best_epoch": best["epoch"] if best else None,
+               "best_weights": str(weights_dir / "best.pth"), "epochs": spec.num_epochs}
+    status.write("SUCCESS", "Training finished successfully", epoch=spec.num_epochs, max_epoch=spec.num_epochs, kpi=summary)
+    return summary
+
+
+def _hms(seconds):
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"

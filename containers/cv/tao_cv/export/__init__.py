@@ -1,0 +1,1 @@
+"""ONNX export with a self-describing contract, and INT8 (Q/DQ ONNX + TensorRT calibration cache)."""

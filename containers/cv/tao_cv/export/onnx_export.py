@@ -1,0 +1,68 @@
+"""ONNX export (dynamic batch) that carries its own contract — class names, input size, normalization —
+in the model's metadata and a sidecar JSON, and is checked against PyTorch after writing."""
+
+import json
+import warnings
+
+import numpy as np
+import torch
+
+from ..errors import UserError
+from ..fileio import atomic_path, write_json
+from ..engine.predictors import sidecar_path
+
+INPUT_NAME, OUTPUT_NAME = "input", "logits"
+
+
+def contract(meta, data_type):
+    """What a user needs to run the model outside this tool."""
+    return {
+        "task": meta.get("task", "classification"),
+        "backbone": meta["backbone"],
+        "class_names": meta["class_names"],
+        "image_size": meta["image_size"],
+        "mean": list(meta["mean"]),
+        "std": list(meta["std"]),
+        "data_type": data_type,
+        "input": {"name": INPUT_NAME, "shape": ["batch", 3, meta["image_size"], meta["image_size"]],
+                  "layout": "NCHW", "color": "RGB"},
+        "output": {"name": OUTPUT_NAME, "shape": ["batch", len(meta["class_names"])], "meaning": "logits (softmax for probabilities)"},
+        "preprocessing": "resize to image_size x image_size, scale pixels to [0, 1], subtract mean, divide by std",
+    }
+
+
+def attach_contract(onnx_path, info):
+    """Store the contract in the ONNX metadata (key 'tao_cv') and beside it as OUT.onnx.json."""
+    import onnx
+
+    model = onnx.load(str(onnx_path))
+    del model.metadata_props[:]
+    entry = model.metadata_props.add()
+    entry.key, entry.value = "tao_cv", json.dumps(info)
+    with atomic_path(onnx_path) as tmp:
+        onnx.save(model, str(tmp))
+    write_json(sidecar_path(onnx_path), info)
+
+
+def export_onnx(model, meta, output, opset=17, tolerance=1e-4):
+    """Write `model` to `output` as ONNX and return the max |ORT - PyTorch| difference on a test batch."""
+    import onnxruntime as ort
+
+    model = model.cpu().eval()
+    size = meta["image_size"]
+    example = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(0))
+    with atomic_path(output) as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # The TorchScript exporter: fast, exact for these convolutional graphs, and opset 17 as TAO's images use.
+        torch.onnx.export(model, (example,), str(tmp), opset_version=opset, input_names=[INPUT_NAME],
+                          output_names=[OUTPUT_NAME], dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
+                          dynamo=False)
+    attach_contract(output, contract(meta, "fp32"))
+    with torch.no_grad():
+        expected = model(example).numpy()
+    session = ort.InferenceSession(str(output), providers=["CPUExecutionProvider"])
+    actual = session.run(None, {INPUT_NAME: example.numpy()})[0]
+    diff = float(np.abs(actual - expected).max())
+    if diff > tolerance:
+        raise UserError(f"exported {output} differs from PyTorch by {diff:.2e} (> export.check_tolerance {tolerance:g})")
+    return diff

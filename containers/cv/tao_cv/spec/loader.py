@@ -1,0 +1,239 @@
+"""Load a YAML spec into a dataclass schema.
+
+Every error names the spec file, the line (when the key came from the file) and the dotted key,
+and says what is expected; unknown keys get the nearest valid key as a suggestion.
+"""
+
+import dataclasses
+import difflib
+import types
+import typing
+from pathlib import Path
+
+import yaml
+
+from ..errors import UserError
+from ..fileio import write_text
+
+
+def spec_field(default, *, choices=None, min=None, max=None, help=""):
+    """A schema field with validation metadata (choices, inclusive bounds) and a help line."""
+    meta = {"choices": choices, "min": min, "max": max, "help": help}
+    if isinstance(default, (list, dict)) or dataclasses.is_dataclass(default):
+        factory = default if callable(default) and not isinstance(default, (list, dict)) else (lambda d=default: _copy(d))
+        return dataclasses.field(default_factory=factory, metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+def _copy(value):
+    return yaml.safe_load(yaml.safe_dump(value)) if isinstance(value, (list, dict)) else value
+
+
+def _line_index(node, prefix="", index=None):
+    """Map dotted keys to 1-based line numbers from a composed YAML node tree."""
+    index = {} if index is None else index
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = f"{prefix}{key_node.value}"
+            index[key] = key_node.start_mark.line + 1
+            _line_index(value_node, key + ".", index)
+    return index
+
+
+class _Context:
+    def __init__(self, source, lines):
+        self.source, self.lines = source, lines
+        self.overridden = set()
+
+    def where(self, key):
+        if any(key == k or key.startswith(k + ".") for k in self.overridden):
+            return "command line: "
+        line = self.lines.get(key)
+        return f"{self.source}:{line}: " if line is not None else ""
+
+    def fail(self, key, message):
+        raise UserError(f"{self.where(key)}{message}")
+
+
+def _all_keys(schema, prefix=""):
+    keys = []
+    for f in dataclasses.fields(schema):
+        keys.append(prefix + f.name)
+        sub = _dataclass_type(typing.get_type_hints(schema)[f.name])
+        if sub is not None:
+            keys.extend(_all_keys(sub, prefix + f.name + "."))
+    return keys
+
+
+def _dataclass_type(tp):
+    return tp if isinstance(tp, type) and dataclasses.is_dataclass(tp) else None
+
+
+def _describe(tp):
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_describe(a) for a in typing.get_args(tp) if a is not type(None)) + " or null"
+    if origin is list:
+        (inner,) = typing.get_args(tp) or (typing.Any,)
+        return f"a list of {_describe(inner)}"
+    if origin is dict:
+        return "a mapping"
+    return {int: "an integer", float: "a number", str: "a string", bool: "true or false"}.get(tp, getattr(tp, "__name__", str(tp)))
+
+
+def _coerce(value, tp, key, ctx):
+    """Check `value` against the annotation `tp`; return the value in the expected type."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in (a for a in args if a is not type(None)):
+            try:
+                return _coerce(value, arg, key, ctx)
+            except UserError as exc:
+                errors.append(exc)
+        ctx.fail(key, f"'{key}' is {value!r}; expected {_describe(tp)}")
+    sub = _dataclass_type(tp)
+    if sub is not None:
+        if value is None:
+            value = {}
+        if not isinstance(value, dict):
+            ctx.fail(key, f"'{key}' must be a section (a mapping of keys), got {value!r}")
+        return _build(sub, value, key + ".", ctx)
+    if origin is list:
+        if not isinstance(value, list):
+            ctx.fail(key, f"'{key}' is {value!r}; expected {_describe(tp)}")
+        (inner,) = typing.get_args(tp) or (typing.Any,)
+        return [_coerce(v, inner, key, ctx) for v in value]
+    if origin is dict:
+        if not isinstance(value, dict):
+            ctx.fail(key, f"'{key}' is {value!r}; expected a mapping")
+        return dict(value)
+    if tp is typing.Any:
+        return value
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+    elif tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):  # YAML 1.1 reads 1e-3 (no dot) as a string
+            try:
+                return float(value)
+            except ValueError:
+                pass
+    elif tp is str:
+        if isinstance(value, str):
+            return value
+    ctx.fail(key, f"'{key}' is {value!r}; expected {_describe(tp)}")
+
+
+def _check_bounds(value, meta, key, ctx):
+    choices = meta.get("choices")
+    if choices and value is not None and value not in choices:
+        ctx.fail(key, f"'{key}' is {value!r}; expected one of: {', '.join(map(str, choices))}")
+    low, high = meta.get("min"), meta.get("max")
+    for item in value if isinstance(value, list) else [value]:
+        if isinstance(item, (int, float)) and not isinstance(item, bool):
+            if (low is not None and item < low) or (high is not None and item > high):
+                bounds = f">= {low}" if high is None else (f"<= {high}" if low is None else f"between {low} and {high}")
+                ctx.fail(key, f"'{key}' is {value!r}; expected a value {bounds}")
+
+
+def _build(schema, data, prefix, ctx):
+    hints = typing.get_type_hints(schema)
+    fields = {f.name: f for f in dataclasses.fields(schema)}
+    kwargs = {}
+    for name, value in data.items():
+        key = f"{prefix}{name}"
+        if name not in fields:
+            section = prefix.rstrip(".") or "top level"
+            candidates = [prefix + n for n in fields]
+            near = difflib.get_close_matches(key, candidates, n=1, cutoff=0.6)
+            hint = f" — did you mean '{near[0]}'?" if near else f"; valid keys: {', '.join(sorted(fields))}"
+            ctx.fail(key, f"spec key '{key}' does not exist in section '{section}'{hint}")
+        value = _coerce(value, hints[name], key, ctx)
+        _check_bounds(value, fields[name].metadata, key, ctx)
+        kwargs[name] = value
+    return schema(**kwargs)
+
+
+def _set_dotted(data, key, value, schema, ctx):
+    parts = key.split(".")
+    node = data
+    for part in parts[:-1]:
+        child = node.get(part)
+        if child is None:
+            child = node[part] = {}
+        if not isinstance(child, dict):
+            ctx.fail(key, f"override '{key}': '{part}' is not a section")
+        node = child
+    node[parts[-1]] = value
+
+
+def load_spec(schema, path=None, overrides=(), base=None):
+    """Build `schema` from a YAML file (optional) plus `key.sub=value` overrides.
+
+    `base` is a mapping applied below the file (e.g. defaults a subcommand fills in).
+    """
+    data = _copy(base) if base else {}
+    lines = {}
+    source = ""
+    if path is not None:
+        spec_path = Path(path)
+        if not spec_path.is_file():
+            raise UserError(f"spec file {path} does not exist (pass an existing YAML file with -e)")
+        source = str(spec_path)
+        text = spec_path.read_text()
+        try:
+            node = yaml.compose(text)
+            loaded = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f"{source}:{mark.line + 1}" if mark else source
+            raise UserError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise UserError(f"{source}: a spec must be a mapping of sections (dataset:, model:, train: ...)")
+        lines = _line_index(node)
+        _merge(data, loaded)
+    ctx = _Context(source, lines)
+    for override in overrides:
+        if "=" not in override:
+            raise UserError(f"command line: '{override}' is not an override; write key.sub=value (e.g. train.num_epochs=5)")
+        key, raw = override.split("=", 1)
+        key = key.strip()
+        if key not in _all_keys(schema):
+            near = difflib.get_close_matches(key, _all_keys(schema), n=1, cutoff=0.6)
+            hint = f" — did you mean '{near[0]}'?" if near else ""
+            raise UserError(f"command line: spec key '{key}' does not exist{hint}")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else None
+        except yaml.YAMLError:
+            value = raw
+        ctx.overridden.add(key)
+        _set_dotted(data, key, value, schema, ctx)
+    return _build(schema, data, "", ctx)
+
+
+def _merge(into, new):
+    for key, value in new.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        else:
+            into[key] = value
+
+
+def to_dict(spec):
+    return dataclasses.asdict(spec)
+
+
+def dump_spec(spec, path):
+    """Write the resolved spec (every default filled in) atomically."""
+    write_text(path, yaml.safe_dump(to_dict(spec), sort_keys=False))

@@ -1,0 +1,38 @@
+"""The embedded local runtime: runs the worker entry point as a subprocess on this machine."""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+
+from ..tasks import TASKS, WORKER_MODULES
+
+
+class LocalRuntime:
+    name = "local"
+
+    def __init__(self, python: str | None = None):
+        # The worker may live in another interpreter (e.g. a venv with torch); default: ours.
+        self.python = python or os.environ.get("TAO_WORKER_PYTHON") or sys.executable
+
+    def command(self, task: str, subcommand: str, args: list[str]) -> list[str]:
+        module = WORKER_MODULES[TASKS[task].worker] if task in TASKS else "tao_cv"
+        return [self.python, "-m", module, task, subcommand, *args]
+
+    def run(self, task: str, subcommand: str, args: list[str]) -> int:
+        """Run the task, streaming its output live, and return its exit code."""
+        if shutil.which(self.python) is None and not os.path.exists(self.python):
+            print(f"error: worker interpreter {self.python!r} not found (set TAO_WORKER_PYTHON)", file=sys.stderr)
+            return 127
+        proc = subprocess.Popen(self.command(task, subcommand, args))
+        try:
+            return proc.wait()
+        except KeyboardInterrupt:
+            # The child got the same SIGINT from the terminal; give it time to write its FAILURE status.
+            try:
+                return proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.send_signal(signal.SIGKILL)
+                proc.wait()
+                return 130

@@ -1,0 +1,36 @@
+"""The task table: which tasks exist, their subcommands, and the worker that runs them.
+
+Plain data, so `tao --help` works on a host without the worker installed.
+"""
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    summary: str
+    worker: str  # the worker package/image folder under containers/
+    subcommands: dict = field(default_factory=dict)  # name -> one-line summary
+
+
+TASKS = {
+    task.name: task
+    for task in [
+        Task(
+            name="classification",
+            summary="Image classification (folders or split lists of images).",
+            worker="cv",
+            subcommands={
+                "train": "Train or fine-tune from a spec: -e SPEC [-r RESULTS_DIR] [key=value ...]",
+                "evaluate": "Accuracy, per-class metrics, confusion matrix: -e SPEC -m MODEL(.pth|.onnx)",
+                "inference": "Predict a folder of images into a CSV: -e SPEC -m MODEL [-i IMAGE_DIR]",
+                "prune": "TAO-style threshold pruning: -m MODEL -o OUT [-pth 0.1] [-n max|L2] [-eq union] ...",
+                "export": "ONNX export, optional INT8 calibration: -m MODEL -o OUT.onnx [--data_type int8] ...",
+                "generate_sample": "Write a small synthetic dataset for demos and tests: -o DIR",
+            },
+        ),
+    ]
+}
+
+WORKER_MODULES = {"cv": "tao_cv"}
