@@ -61,7 +61,7 @@ def draw_shape(shape, size, rng):
     return image.filter(ImageFilter.GaussianBlur(rng.uniform(0, 0.8)))
 
 
-def generate_sample(output_dir, per_class=(40, 12, 12), size=96, classes=SHAPES, seed=0):
+def generate_sample(output_dir, per_class=(60, 20, 20), size=96, classes=SHAPES, seed=0):
     """Write OUTPUT/{train,val,test}/<shape>/NNNN.jpg; returns the number of images per split."""
     output_dir = Path(output_dir)
     counts = {}

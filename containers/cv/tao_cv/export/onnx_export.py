@@ -45,7 +45,7 @@ def attach_contract(onnx_path, info):
 
 
 def export_onnx(model, meta, output, opset=17, tolerance=1e-4):
-    """Write `model` to `output` as ONNX and return the max |ORT - PyTorch| difference on a test batch."""
+    """Write `model` to `output` as ONNX; return the max |ORT - PyTorch| difference on a random batch."""
     import onnxruntime as ort
 
     model = model.cpu().eval()
@@ -63,6 +63,9 @@ def export_onnx(model, meta, output, opset=17, tolerance=1e-4):
     session = ort.InferenceSession(str(output), providers=["CPUExecutionProvider"])
     actual = session.run(None, {INPUT_NAME: example.numpy()})[0]
     diff = float(np.abs(actual - expected).max())
-    if diff > tolerance:
-        raise UserError(f"exported {output} differs from PyTorch by {diff:.2e} (> export.check_tolerance {tolerance:g})")
+    # Absolute for logits of order 1; relative to the largest logit beyond that (fp32 summation order differs).
+    allowed = tolerance * max(1.0, float(np.abs(expected).max()))
+    if diff > allowed:
+        raise UserError(f"exported {output} differs from PyTorch by {diff:.2e} (> export.check_tolerance "
+                        f"{tolerance:g} x max(1, |logit|max) = {allowed:.1e})")
     return diff

@@ -342,7 +342,7 @@ def add_subcommands(subparsers):
 
     p = subparsers.add_parser("generate_sample", help="write a small SYNTHETIC dataset (shapes) for demos and tests")
     p.add_argument("-o", "--output_dir", required=True)
-    p.add_argument("--per_class", default="40,12,12", help="images per class in train,val,test")
+    p.add_argument("--per_class", default="60,20,20", help="images per class in train,val,test")
     p.add_argument("--image_size", type=int, default=96)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(run=generate)

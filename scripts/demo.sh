@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The demo: the whole TAO workflow on generated SYNTHETIC sample data, local runtime, CPU.
+# generate data -> train (ImageNet-pretrained EfficientNet-Lite0) -> evaluate -> prune -> retrain ->
+# export FP32 ONNX -> INT8 Q/DQ ONNX + TensorRT cache -> evaluate the exported models -> inference -> table.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup_venv.sh
+export TAO_DOCKER_DISABLE=1
+TAO=.venv/bin/tao
+OUT=${DEMO_DIR:-demo_runs}
+SPEC=specs/classification/efficientnet_lite0.yaml
+DATA="dataset.root=$OUT/data"
+step() { printf '\n\033[1m== %s\033[0m\n$ %s\n' "$1" "${*:2}"; "${@:2}"; }
+
+step "toolkit and devices" $TAO info
+[ -d "$OUT/data/train" ] || step "generate synthetic sample data" $TAO classification generate_sample -o "$OUT/data"
+step "train (fine-tune ImageNet EfficientNet-Lite0)" $TAO classification train -e $SPEC -r "$OUT/unpruned" "$DATA"
+step "evaluate" $TAO classification evaluate -e $SPEC -m "$OUT/unpruned/weights/best.pth" -r "$OUT/eval/unpruned_pth" "$DATA"
+step "prune (TAO semantics)" $TAO classification prune -m "$OUT/unpruned/weights/best.pth" -o "$OUT/pruned/model.pth" \
+  -pth 0.7 -n max -eq union -pg 8 -nf 16
+step "retrain the pruned model" $TAO classification train -e $SPEC -r "$OUT/retrain" "$DATA" \
+  "model.pruned_model=$OUT/pruned/model.pth" model.pretrained=null train.num_epochs=10
+step "export unpruned FP32 ONNX" $TAO classification export -m "$OUT/unpruned/weights/best.pth" -o "$OUT/export/unpruned.onnx"
+step "export pruned FP32 ONNX" $TAO classification export -m "$OUT/retrain/weights/best.pth" -o "$OUT/export/pruned.onnx"
+step "export pruned INT8 (Q/DQ ONNX + TensorRT calibration cache)" $TAO classification export \
+  -m "$OUT/retrain/weights/best.pth" -o "$OUT/export/pruned_int8.onnx" --data_type int8 \
+  --cal_image_dir "$OUT/data/train" --cal_cache_file "$OUT/export/cal.bin" --batches 8 --batch_size 8
+for model in unpruned pruned pruned_int8; do
+  step "evaluate the deployed $model model (ONNX Runtime)" $TAO classification evaluate -e $SPEC \
+    -m "$OUT/export/$model.onnx" -r "$OUT/eval/$model" "$DATA"
+done
+step "inference with the INT8 model" $TAO classification inference -e $SPEC -m "$OUT/export/pruned_int8.onnx" \
+  -i "$OUT/data/test" -r "$OUT/inference" "$DATA"
+step "summary" .venv/bin/python scripts/demo_table.py "$OUT"

@@ -1,0 +1,193 @@
+"""The real `tao` CLI end to end on tiny generated data with a tiny model (resnet18 at 32x32)."""
+
+import csv
+import json
+import signal
+import subprocess
+import time
+
+import onnx
+import pytest
+import torch
+
+from conftest import TAO, run_tao
+from tao_cv.engine.checkpoint import model_from_checkpoint, read_checkpoint
+from tao_cv.engine.profile import count_macs, count_params
+from tao_cv.tasks.classification import rebuild
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, tiny_spec):
+    results = tmp_path_factory.mktemp("runs") / "unpruned"
+    out = run_tao("classification", "train", "-e", tiny_spec, "-r", results, "train.checkpoint_interval=1")
+    return results, out.stdout
+
+
+def status_records(results):
+    return [json.loads(line) for line in (results / "status.json").read_text().splitlines()]
+
+
+def test_train_writes_the_whole_run_directory(trained):
+    results, stdout = trained
+    assert "Epoch 2/2" in stdout and "Done." in stdout
+    for name in ("experiment.yaml", "status.json", "training_log.csv", "curves.png", "weights/best.pth",
+                 "weights/last.pth", "checkpoints/latest.pth", "checkpoints/epoch_001.pth", "checkpoints/epoch_002.pth"):
+        assert (results / name).is_file(), name
+    records = status_records(results)
+    assert [r["status"] for r in records] == ["STARTED", "RUNNING", "RUNNING", "SUCCESS"]
+    for key in ("date", "time", "status", "message", "epoch", "max_epoch", "time_per_epoch", "eta", "kpi"):
+        assert key in records[1], key
+    assert 0.0 <= records[1]["kpi"]["val_top1"] <= 1.0
+    rows = list(csv.DictReader((results / "training_log.csv").open()))
+    assert [int(r["epoch"]) for r in rows] == [1, 2] and float(rows[0]["train_loss"]) > 0
+    assert (results / "curves.png").read_bytes()[:4] == b"\x89PNG"
+    assert "num_epochs: 2" in (results / "experiment.yaml").read_text()
+
+
+def test_evaluate_checkpoint_writes_metrics_and_confusion_matrix(trained, tiny_spec, tmp_path):
+    results, _ = trained
+    out = run_tao("classification", "evaluate", "-e", tiny_spec, "-m", results / "weights/best.pth", "-r", tmp_path)
+    metrics = json.loads((tmp_path / "evaluation.json").read_text())
+    assert metrics["num_images"] == 18 and 0.0 <= metrics["top1"] <= metrics["top3"] <= 1.0
+    assert sum(map(sum, metrics["confusion_matrix"])) == 18 and len(metrics["per_class"]) == 6
+    assert (tmp_path / "confusion_matrix.png").is_file() and (tmp_path / "confusion_matrix.json").is_file()
+    assert "top-1" in out.stdout and "precision" in out.stdout
+
+
+def test_prune_retrain_export_int8_evaluate_inference(trained, tiny_spec, tiny_data, tmp_path):
+    results, _ = trained
+    pruned = tmp_path / "pruned" / "model.pth"
+    out = run_tao("classification", "prune", "-m", results / "weights/best.pth", "-o", pruned,
+                  "-pth", "1.0", "-eq", "union", "-pg", "8", "-nf", "8")  # nothing above: min filters
+    report = json.loads((pruned.parent / "prune_report.json").read_text())
+    model = model_from_checkpoint(read_checkpoint(pruned), rebuild)
+    # the pruned model runs and matches its report
+    assert report["params_after"] == count_params(model) < report["params_before"]
+    assert report["macs_after"] == count_macs(model, 32) < report["macs_before"]
+    assert model(torch.zeros(1, 3, 32, 32)).shape == (1, 6)
+    assert any(layer["after"] < layer["before"] for layer in report["layers"])
+    assert "params" in out.stdout and "MACs" in out.stdout
+
+    retrain = tmp_path / "retrain"
+    run_tao("classification", "train", "-e", tiny_spec, "-r", retrain, f"model.pruned_model={pruned}", "train.num_epochs=1")
+    retrained = model_from_checkpoint(read_checkpoint(retrain / "weights/best.pth"), rebuild)
+    assert count_params(retrained) == report["params_after"]
+
+    fp32 = tmp_path / "export" / "model.onnx"
+    out = run_tao("classification", "export", "-m", retrain / "weights/best.pth", "-o", fp32)
+    contract = json.loads((tmp_path / "export" / "model.onnx.json").read_text())
+    assert contract["class_names"] == sorted(p.name for p in (tiny_data / "train").iterdir())
+    assert contract["image_size"] == 32 and len(contract["mean"]) == 3
+    graph = onnx.load(str(fp32))
+    assert graph.opset_import[0].version >= 17
+    assert graph.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "batch"  # dynamic batch
+    assert "max |ORT - PyTorch|" in out.stdout
+
+    int8 = tmp_path / "export" / "model_int8.onnx"
+    cache = tmp_path / "export" / "cal.bin"
+    run_tao("classification", "export", "-m", retrain / "weights/best.pth", "-o", int8, "--data_type", "int8",
+            "--cal_image_dir", tiny_data / "train", "--cal_cache_file", cache, "--batches", "2", "--batch_size", "4")
+    ops = {node.op_type for node in onnx.load(str(int8)).graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+    lines = cache.read_text().splitlines()
+    assert lines[0].startswith("TRT-") and lines[0].endswith("-EntropyCalibration2") and len(lines) > 5
+    assert all(len(line.rsplit(": ", 1)[1]) == 8 for line in lines[1:])
+
+    for model_file, kind in ((fp32, "onnx-fp32"), (int8, "onnx-int8")):
+        run_tao("classification", "evaluate", "-e", tiny_spec, "-m", model_file, "-r", tmp_path / kind)
+        metrics = json.loads((tmp_path / kind / "evaluation.json").read_text())
+        assert metrics["model_kind"] == kind and metrics["num_images"] == 18
+
+    run_tao("classification", "inference", "-e", tiny_spec, "-m", int8, "-i", tiny_data / "test", "-r", tmp_path / "inf")
+    rows = list(csv.DictReader((tmp_path / "inf" / "inference.csv").open()))
+    assert len(rows) == 18 and set(rows[0]) == {"path", "class", "confidence"}
+    assert all(r["class"] in contract["class_names"] and 0 < float(r["confidence"]) <= 1 for r in rows)
+
+
+def test_fp32_onnx_matches_pytorch_accuracy(trained, tiny_spec, tmp_path):
+    results, _ = trained
+    run_tao("classification", "evaluate", "-e", tiny_spec, "-m", results / "weights/best.pth", "-r", tmp_path / "pt")
+    run_tao("classification", "export", "-m", results / "weights/best.pth", "-o", tmp_path / "m.onnx")
+    run_tao("classification", "evaluate", "-e", tiny_spec, "-m", tmp_path / "m.onnx", "-r", tmp_path / "onnx")
+    pt, ox = (json.loads((tmp_path / d / "evaluation.json").read_text()) for d in ("pt", "onnx"))
+    assert pt["confusion_matrix"] == ox["confusion_matrix"]
+
+
+def test_resume_after_kill_minus_9(tiny_spec, tmp_path):
+    results = tmp_path / "run"
+    args = [TAO, "classification", "train", "-e", str(tiny_spec), "-r", str(results), "train.num_epochs=4"]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    latest = results / "checkpoints" / "latest.pth"
+    deadline = time.time() + 300
+    while not latest.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert latest.exists(), "no checkpoint was written before the kill"
+    done = read_checkpoint(latest)["epoch"] + 1
+    out = run_tao("classification", "train", "-e", tiny_spec, "-r", results, "train.num_epochs=4")
+    assert f"resuming from {latest}" in out.stdout
+    epochs = [int(r["epoch"]) for r in csv.DictReader((results / "training_log.csv").open())]
+    assert epochs == [1, 2, 3, 4]
+    assert f"Epoch {done}/4" not in out.stdout  # finished epochs are not run again
+    assert status_records(results)[-1]["status"] == "SUCCESS"
+
+
+def test_split_list_layout(tiny_data, tmp_path):
+    lists = {}
+    for split in ("train", "val", "test"):
+        lines = [f"{p.parent.name}/{p.name}" for p in sorted((tiny_data / split).glob("*/*.jpg"))]
+        lists[split] = tmp_path / f"{split}.txt"
+        lists[split].write_text("\n".join(lines) + "\n")
+    # an image root that holds CLASS/FILE: here the train folder, with val/test lists pointing into it too
+    image_root = tmp_path / "images"
+    for split in ("train", "val", "test"):
+        for p in (tiny_data / split).glob("*/*.jpg"):
+            target = image_root / p.parent.name / p.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if not target.exists():
+                target.write_bytes(p.read_bytes())
+    spec = tmp_path / "lists.yaml"
+    spec.write_text(f"dataset:\n  image_root: {image_root}\n  train_list: {lists['train']}\n  val_list: {lists['val']}\n"
+                    f"  test_list: {lists['test']}\n  image_size: 32\n  num_workers: 0\n"
+                    "model:\n  backbone: mobilenet_v3_small\ntrain:\n  num_epochs: 1\n  batch_size: 16\n")
+    out = run_tao("classification", "train", "-e", spec, "-r", tmp_path / "run")
+    assert "48 train / 18 val images, 6 classes" in out.stdout
+
+
+def test_user_errors_are_clear_and_exit_non_zero(tiny_spec, tiny_data, tmp_path):
+    cases = [
+        (["train", "-e", tiny_spec, "-r", tmp_path / "a", "train.num_epoch=5"], "did you mean 'train.num_epochs'"),
+        (["train", "-e", tiny_spec, "-r", tmp_path / "b", "dataset.root=/data/nope"], "directory /data/nope/train does not exist"),
+        (["train", "-e", tmp_path / "missing.yaml"], "spec file"),
+        (["evaluate", "-e", tiny_spec, "-m", tmp_path / "none.pth"], "does not exist"),
+        (["train", "-e", tiny_spec, "-r", tmp_path / "c", "model.backbone=resnet19"], "not registered"),
+        (["prune", "-m", tmp_path / "none.pth", "-o", tmp_path / "p.pth"], "does not exist"),
+    ]
+    for args, expected in cases:
+        result = run_tao("classification", *args, check=False)
+        assert result.returncode == 2, result.stdout
+        assert expected in result.stdout and "Traceback" not in result.stdout, result.stdout
+    failure = status_records(tmp_path / "b")[-1]
+    assert failure["status"] == "FAILURE" and "/data/nope" in failure["message"]
+
+
+def test_corrupt_image_fails_with_path_or_is_skipped(tiny_data, tmp_path):
+    root = tmp_path / "data"
+    for split in ("train", "val"):
+        for p in (tiny_data / split).glob("*/*.jpg"):
+            target = root / split / p.parent.name / p.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(p.read_bytes())
+    bad = root / "train" / "circle" / "broken.jpg"
+    bad.write_bytes(b"not an image")
+    common = ["classification", "train", "-r", tmp_path / "run", f"dataset.root={root}", "dataset.image_size=32",
+              "dataset.num_workers=0", "model.backbone=mobilenet_v3_small", "train.num_epochs=1", "train.batch_size=16"]
+    spec = tmp_path / "empty.yaml"
+    spec.write_text("{}\n")
+    result = run_tao(common[0], common[1], "-e", spec, *common[2:], check=False)
+    assert result.returncode == 2 and str(bad) in result.stdout and "dataset.on_bad_image=skip" in result.stdout
+    result = run_tao(common[0], common[1], "-e", spec, *common[2:], "dataset.on_bad_image=skip")
+    assert f"skipping unreadable image {bad}" in result.stdout

@@ -1,0 +1,31 @@
+import numpy as np
+import pytest
+
+from tao_cv.engine.evaluator import classification_metrics
+from tao_cv.engine.trainer import lr_factor
+from tao_cv.spec.schemas import SchedulerSpec
+
+
+def test_classification_metrics_hand_computed():
+    # 4 images, 3 classes; predictions (argmax): 0, 1, 1, 2 ; targets 0, 1, 2, 2
+    logits = np.array([[3, 1, 0], [0, 2, 1], [0, 2, 1.5], [0, 1, 3]], dtype=np.float32)
+    targets = np.array([0, 1, 2, 2])
+    m = classification_metrics(logits, targets, ["a", "b", "c"], top_k=2)
+    assert m["top1"] == 0.75 and m["top2"] == 1.0
+    assert m["confusion_matrix"] == [[1, 0, 0], [0, 1, 0], [0, 1, 1]]
+    b, c = m["per_class"][1], m["per_class"][2]
+    assert b["precision"] == 0.5 and b["recall"] == 1.0
+    assert c["precision"] == 1.0 and c["recall"] == 0.5 and c["support"] == 2
+
+
+def test_lr_schedules():
+    cosine = SchedulerSpec(name="cosine", warmup_epochs=1, min_lr_ratio=0.0)
+    assert lr_factor(0, 100, 10, cosine) == pytest.approx(0.1)  # warm-up
+    assert lr_factor(9, 100, 10, cosine) == pytest.approx(1.0)
+    assert lr_factor(99, 100, 10, cosine) < 0.01
+    step = SchedulerSpec(name="step", step_size=2, gamma=0.1)
+    assert lr_factor(19, 100, 10, step) == 1.0 and lr_factor(20, 100, 10, step) == pytest.approx(0.1)
+    soft = SchedulerSpec(name="soft_anneal", soft_start=0.2, annealing_start=0.6, min_lr_ratio=0.01)
+    assert lr_factor(0, 100, 10, soft) == pytest.approx(0.01)
+    assert lr_factor(40, 100, 10, soft) == 1.0
+    assert lr_factor(99, 100, 10, soft) < 0.02
