@@ -38,10 +38,10 @@ def info(runtime_name):
     runtime, reason = choose_runtime(runtime_name)
     print(f"tao {__version__}")
     print(f"runtime: {reason}")
-    print(f"worker command: {' '.join(runtime.command('', 'info', [])[:3])}")
+    print(f"worker command: {' '.join(runtime.worker_command())}")
     sys.stdout.flush()
     # Devices are what the worker sees: ask it, through the same runtime that would run a task.
-    result = subprocess.run(runtime.command("", "info", [])[:3] + ["info"], capture_output=True, text=True)
+    result = subprocess.run([*runtime.worker_command(), "info"], capture_output=True, text=True)
     if result.returncode != 0:
         print("devices: unknown — the worker could not start:\n  " + (result.stderr.strip().splitlines() or ["?"])[-1])
         return 1

@@ -16,9 +16,11 @@ class LocalRuntime:
         # The worker may live in another interpreter (e.g. a venv with torch); default: ours.
         self.python = python or os.environ.get("TAO_WORKER_PYTHON") or sys.executable
 
+    def worker_command(self, worker="cv") -> list[str]:
+        return [self.python, "-m", WORKER_MODULES[worker]]
+
     def command(self, task: str, subcommand: str, args: list[str]) -> list[str]:
-        module = WORKER_MODULES[TASKS[task].worker] if task in TASKS else "tao_cv"
-        return [self.python, "-m", module, task, subcommand, *args]
+        return [*self.worker_command(TASKS[task].worker), task, subcommand, *args]
 
     def run(self, task: str, subcommand: str, args: list[str]) -> int:
         """Run the task, streaming its output live, and return its exit code."""

@@ -17,16 +17,16 @@ from ..fileio import write_text
 
 
 def spec_field(default, *, choices=None, min=None, max=None, help=""):
-    """A schema field with validation metadata (choices, inclusive bounds) and a help line."""
+    """A schema field with validation metadata (choices, inclusive bounds) and a help line.
+
+    `default` may be a value, a list (copied per instance) or a section dataclass (built per instance).
+    """
     meta = {"choices": choices, "min": min, "max": max, "help": help}
-    if isinstance(default, (list, dict)) or dataclasses.is_dataclass(default):
-        factory = default if callable(default) and not isinstance(default, (list, dict)) else (lambda d=default: _copy(d))
-        return dataclasses.field(default_factory=factory, metadata=meta)
+    if isinstance(default, type) and dataclasses.is_dataclass(default):
+        return dataclasses.field(default_factory=default, metadata=meta)
+    if isinstance(default, list):
+        return dataclasses.field(default_factory=lambda: list(default), metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
-
-
-def _copy(value):
-    return yaml.safe_load(yaml.safe_dump(value)) if isinstance(value, (list, dict)) else value
 
 
 def _line_index(node, prefix="", index=None):
@@ -88,12 +88,11 @@ def _coerce(value, tp, key, ctx):
         args = typing.get_args(tp)
         if value is None and type(None) in args:
             return None
-        errors = []
         for arg in (a for a in args if a is not type(None)):
             try:
                 return _coerce(value, arg, key, ctx)
-            except UserError as exc:
-                errors.append(exc)
+            except UserError:
+                continue
         ctx.fail(key, f"'{key}' is {value!r}; expected {_describe(tp)}")
     sub = _dataclass_type(tp)
     if sub is not None:
@@ -163,7 +162,7 @@ def _build(schema, data, prefix, ctx):
     return schema(**kwargs)
 
 
-def _set_dotted(data, key, value, schema, ctx):
+def _set_dotted(data, key, value, ctx):
     parts = key.split(".")
     node = data
     for part in parts[:-1]:
@@ -176,12 +175,9 @@ def _set_dotted(data, key, value, schema, ctx):
     node[parts[-1]] = value
 
 
-def load_spec(schema, path=None, overrides=(), base=None):
-    """Build `schema` from a YAML file (optional) plus `key.sub=value` overrides.
-
-    `base` is a mapping applied below the file (e.g. defaults a subcommand fills in).
-    """
-    data = _copy(base) if base else {}
+def load_spec(schema, path=None, overrides=()):
+    """Build `schema` from a YAML file (optional) plus `key.sub=value` overrides."""
+    data = {}
     lines = {}
     source = ""
     if path is not None:
@@ -202,7 +198,7 @@ def load_spec(schema, path=None, overrides=(), base=None):
         if not isinstance(loaded, dict):
             raise UserError(f"{source}: a spec must be a mapping of sections (dataset:, model:, train: ...)")
         lines = _line_index(node)
-        _merge(data, loaded)
+        data = loaded
     ctx = _Context(source, lines)
     for override in overrides:
         if "=" not in override:
@@ -218,16 +214,8 @@ def load_spec(schema, path=None, overrides=(), base=None):
         except yaml.YAMLError:
             value = raw
         ctx.overridden.add(key)
-        _set_dotted(data, key, value, schema, ctx)
+        _set_dotted(data, key, value, ctx)
     return _build(schema, data, "", ctx)
-
-
-def _merge(into, new):
-    for key, value in new.items():
-        if isinstance(value, dict) and isinstance(into.get(key), dict):
-            _merge(into[key], value)
-        else:
-            into[key] = value
 
 
 def to_dict(spec):

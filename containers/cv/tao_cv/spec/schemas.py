@@ -65,6 +65,7 @@ class ExportSpec:
     calibration_method: str = spec_field("minmax", choices=("minmax", "entropy", "percentile"))
     int8_target: str = spec_field("onnxruntime", choices=("onnxruntime", "tensorrt"),
                                   help="onnxruntime: uint8 asymmetric activations (fast on CPU); tensorrt: int8 symmetric")
+    int8_fp32_first_last: bool = spec_field(True, help="keep the first conv and the classifier in FP32")
 
 
 @dataclass

@@ -270,7 +270,8 @@ def export(args):
                                   args.batch_size or spec.export.cal_batch_size)
     fp32 = output.with_name(output.stem + "_fp32.onnx")
     diff = export_onnx(model, meta, fp32, opset=spec.export.opset, tolerance=spec.export.check_tolerance)
-    quantize_qdq(fp32, output, batches, INPUT_NAME, spec.export.calibration_method, spec.export.int8_target)
+    quantize_qdq(fp32, output, batches, INPUT_NAME, spec.export.calibration_method, spec.export.int8_target,
+                 spec.export.int8_fp32_first_last)
     attach_contract(output, contract(meta, "int8"))
     console.print(f"ONNX fp32 → {fp32} (max |ORT - PyTorch| = {diff:.1e}); INT8 Q/DQ → {output} "
                   f"({sum(len(b) for b in batches)} calibration images from {cal_dir})")

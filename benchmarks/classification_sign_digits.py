@@ -1,0 +1,215 @@
+"""Classification benchmark on ../shared/data/sign_language_digits (split lists; numbers on test.txt).
+
+For one backbone, all in one run on the same machine:
+  1. our `tao classification train` (the real CLI) vs a bare PyTorch loop on the same model, batch, data
+     pipeline and optimizer: train images/s, ratio ours / bare;
+  2. test top-1 of the trained model (ONNX FP32, i.e. as deployed), MACs, ONNX Runtime latency at batch 1 and 16;
+  3. TAO-semantic pruning at the smallest -pth whose MACs fall to --target_macs_ratio, then retraining;
+     the pruned model's top-1, MACs and latency;
+  4. INT8 Q/DQ of the pruned model: top-1 and latency.
+Writes benchmarks/results/<backbone>.json and prints a markdown table.
+
+  .venv/bin/python benchmarks/classification_sign_digits.py --backbone resnet18 --image_size 64 \
+      --epochs 10 --retrain_epochs 5
+  .venv/bin/python benchmarks/classification_sign_digits.py --backbone efficientnet_lite0 --pretrained imagenet \
+      --image_size 128 --epochs 8 --retrain_epochs 5 --optimizer adamw --lr 0.002
+"""
+
+import argparse
+import copy
+import csv
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from tao_cv.data.classification import ImageClassificationDataset, read_split_list
+from tao_cv.data.transforms import train_transform
+from tao_cv.engine.checkpoint import model_from_checkpoint, read_checkpoint
+from tao_cv.engine.profile import count_macs, ort_latency_ms
+from tao_cv.engine.trainer import build_optimizer, build_scheduler
+from tao_cv.prune import prune_model
+from tao_cv.spec.schemas import AugmentationSpec, OptimizerSpec, SchedulerSpec
+from tao_cv.tasks.classification import model_meta, rebuild
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data" / "sign_language_digits"
+TAO = str(Path(sys.executable).parent / "tao")
+
+
+def tao(*args):
+    start = time.perf_counter()
+    result = subprocess.run([TAO, "classification", *map(str, args)], env={**os.environ, "TAO_DOCKER_DISABLE": "1"},
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if result.returncode:
+        sys.exit(f"tao {' '.join(map(str, args))} failed:\n{result.stdout}")
+    return result.stdout, time.perf_counter() - start
+
+
+def bare_pytorch_images_per_s(args, epochs):
+    """The reference: a plain PyTorch loop on the same model, data pipeline, optimizer and schedule."""
+    from tao_cv.models import build_classifier
+
+    torch.manual_seed(0)
+    model = build_classifier(args.backbone, 10, 0.2)
+    aug = AugmentationSpec(random_resized_crop_scale=[0.8, 1.0], horizontal_flip=0.0)
+    spec_mean = model_meta_for(args)
+    samples = read_split_list(DATA / "Dataset", DATA / "splits" / "train.txt", "train")
+    classes = sorted({c for _, c in samples})
+    dataset = ImageClassificationDataset(samples, classes, train_transform(args.image_size, spec_mean["mean"], spec_mean["std"], aug))
+    loader = torch.utils.data.DataLoader(dataset, batch_size=args.batch_size, shuffle=True, num_workers=2,
+                                         persistent_workers=True, drop_last=True)
+    optimizer = build_optimizer(model.parameters(), OptimizerSpec(name=args.optimizer, lr=args.lr, weight_decay=5e-4))
+    scheduler = build_scheduler(optimizer, SchedulerSpec(name="cosine", warmup_epochs=1), len(loader), epochs)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    rates = []
+    for _ in range(epochs):
+        model.train()
+        seen, start = 0, time.perf_counter()
+        for x, y in loader:
+            loss = loss_fn(model(x), y)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            seen += x.shape[0]
+        rates.append(seen / (time.perf_counter() - start))
+    return rates
+
+
+def model_meta_for(args):
+    from tao_cv.spec.schemas import ClassificationSpec
+
+    spec = ClassificationSpec()
+    spec.model.backbone, spec.dataset.image_size = args.backbone, args.image_size
+    return model_meta(spec, [str(i) for i in range(10)])
+
+
+def evaluate(spec, model_path, out_dir):
+    tao("evaluate", "-e", spec, "-m", model_path, "-r", out_dir)
+    return json.loads((Path(out_dir) / "evaluation.json").read_text())["top1"]
+
+
+def pick_threshold(checkpoint, image_size, target_ratio, steps=10):
+    """Smallest -pth (bisection on [0, 1]) whose pruned MACs are at most target_ratio of the original."""
+    payload = read_checkpoint(checkpoint)
+    base = model_from_checkpoint(payload, rebuild).eval()
+    base_macs = count_macs(base, image_size)
+    low, high, sweep = 0.0, 1.0, []
+    for _ in range(steps):
+        pth = round((low + high) / 2, 4)
+        model = copy.deepcopy(base)
+        prune_model(model, torch.zeros(1, 3, image_size, image_size), threshold=pth)
+        ratio = count_macs(model, image_size) / base_macs
+        sweep.append((pth, round(ratio, 3)))
+        low, high = (low, pth) if ratio <= target_ratio else (pth, high)
+    return high, sorted(sweep)
+
+
+def latency(path, size):
+    return {"b1_ms": round(ort_latency_ms(path, size, 1, runs=50), 3), "b16_ms": round(ort_latency_ms(path, size, 16, runs=20), 3)}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--backbone", default="resnet18")
+    parser.add_argument("--pretrained", default=None)
+    parser.add_argument("--image_size", type=int, default=64)
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--retrain_epochs", type=int, default=5)
+    parser.add_argument("--batch_size", type=int, default=64)
+    parser.add_argument("--optimizer", default="sgd")
+    parser.add_argument("--lr", type=float, default=0.05)
+    parser.add_argument("--target_macs_ratio", type=float, default=0.27)
+    parser.add_argument("--bare_epochs", type=int, default=3)
+    parser.add_argument("--work", default=str(ROOT / "benchmarks" / "runs"))
+    parser.add_argument("--reuse_training", action="store_true",
+                        help="reuse the trained/retrained models of a previous run in --work; re-measure the rest")
+    args = parser.parse_args()
+    if not DATA.is_dir():
+        sys.exit(f"{DATA} not found: this benchmark needs ../shared/data/sign_language_digits")
+    work = Path(args.work) / args.backbone
+    spec = work / "spec.yaml"
+    spec.parent.mkdir(parents=True, exist_ok=True)
+    spec.write_text(f"""\
+dataset:
+  image_root: {DATA / 'Dataset'}
+  train_list: {DATA / 'splits' / 'train.txt'}
+  val_list: {DATA / 'splits' / 'val.txt'}
+  test_list: {DATA / 'splits' / 'test.txt'}
+  image_size: {args.image_size}
+  num_workers: 2
+  augmentation: {{random_resized_crop_scale: [0.8, 1.0], horizontal_flip: 0.0, brightness: 0.0, contrast: 0.0, saturation: 0.0, hue: 0.0}}
+model: {{backbone: {args.backbone}, pretrained: {args.pretrained or 'null'}}}
+train:
+  num_epochs: {args.epochs}
+  batch_size: {args.batch_size}
+  optimizer: {{name: {args.optimizer}, lr: {args.lr}, weight_decay: 0.0005}}
+  lr_scheduler: {{name: cosine, warmup_epochs: 1}}
+  resume: false
+evaluate: {{split: test, batch_size: 64}}
+export: {{cal_batches: 8, cal_batch_size: 16}}
+""")
+    result = {"backbone": args.backbone, "pretrained": args.pretrained, "image_size": args.image_size,
+              "epochs": args.epochs, "retrain_epochs": args.retrain_epochs, "batch_size": args.batch_size,
+              "command": " ".join([Path(sys.executable).name, *sys.argv]), "threads": torch.get_num_threads()}
+
+    out = ROOT / "benchmarks" / "results" / f"{args.backbone}.json"
+    if args.reuse_training:  # keep the trained models and training figures; redo pruning, export and measurements
+        result["train"] = json.loads(out.read_text())["train"]
+    else:
+        _, seconds = tao("train", "-e", spec, "-r", work / "unpruned")
+        log = list(csv.DictReader((work / "unpruned" / "training_log.csv").open()))
+        ours = [float(r["images_per_s"]) for r in log][1:]  # first epoch pays worker start-up in both loops
+        bare = bare_pytorch_images_per_s(args, args.bare_epochs)[1:]
+        result["train"] = {"ours_images_per_s": round(sum(ours) / len(ours), 2),
+                           "bare_images_per_s": round(sum(bare) / len(bare), 2), "wall_s": round(seconds, 1)}
+        result["train"]["ratio"] = round(result["train"]["ours_images_per_s"] / result["train"]["bare_images_per_s"], 3)
+    log = list(csv.DictReader((work / "unpruned" / "training_log.csv").open()))
+    val = [float(r["val_top1"]) for r in log]
+    result["epochs_to_best_val"] = val.index(max(val)) + 1
+    result["val_top1_per_epoch"] = val
+
+    best = work / "unpruned" / "weights" / "best.pth"
+    tao("export", "-m", best, "-o", work / "unpruned.onnx")
+    base_macs = count_macs(model_from_checkpoint(read_checkpoint(best), rebuild), args.image_size)
+    result["unpruned"] = {"top1": evaluate(spec, work / "unpruned.onnx", work / "eval_unpruned"), "macs": base_macs,
+                          **latency(work / "unpruned.onnx", args.image_size)}
+
+    pth, sweep = pick_threshold(best, args.image_size, args.target_macs_ratio)
+    result["prune"] = {"pth": pth, "sweep_pth_macs_ratio": sweep}
+    if not args.reuse_training:
+        tao("prune", "-m", best, "-o", work / "pruned" / "model.pth", "-pth", pth)
+        tao("train", "-e", spec, "-r", work / "retrain", f"model.pruned_model={work / 'pruned' / 'model.pth'}",
+            "model.pretrained=null", f"train.num_epochs={args.retrain_epochs}")
+    retrained = work / "retrain" / "weights" / "best.pth"
+    tao("export", "-m", retrained, "-o", work / "pruned.onnx")
+    pruned_macs = count_macs(model_from_checkpoint(read_checkpoint(retrained), rebuild), args.image_size)
+    result["pruned"] = {"top1": evaluate(spec, work / "pruned.onnx", work / "eval_pruned"), "macs": pruned_macs,
+                        **latency(work / "pruned.onnx", args.image_size)}
+
+    tao("export", "-m", retrained, "-o", work / "pruned_int8.onnx", "--data_type", "int8",
+        "--cal_image_dir", DATA / "Dataset", "--cal_cache_file", work / "cal.bin", "-e", spec)
+    result["int8"] = {"top1": evaluate(spec, work / "pruned_int8.onnx", work / "eval_int8"), "macs": pruned_macs,
+                      **latency(work / "pruned_int8.onnx", args.image_size)}
+    for key in ("pruned", "int8"):
+        result[key]["speedup_b16_vs_unpruned"] = round(result["unpruned"]["b16_ms"] / result[key]["b16_ms"], 2)
+    result["int8"]["speedup_b16_vs_pruned_fp32"] = round(result["pruned"]["b16_ms"] / result["int8"]["b16_ms"], 2)
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+    print(f"\n| {args.backbone} | top-1 | MACs | ORT b1 ms | ORT b16 ms |\n|---|---|---|---|---|")
+    for key in ("unpruned", "pruned", "int8"):
+        r = result[key]
+        print(f"| {key} | {r['top1']:.4f} | {r['macs'] / 1e6:.1f} M | {r['b1_ms']:.2f} | {r['b16_ms']:.2f} |")
+    print(f"train img/s ours {result['train']['ours_images_per_s']} vs bare {result['train']['bare_images_per_s']} "
+          f"(ratio {result['train']['ratio']})")
+
+
+if __name__ == "__main__":
+    main()
