@@ -17,7 +17,7 @@ step "toolkit and devices" $TAO info
 step "train (fine-tune ImageNet EfficientNet-Lite0)" $TAO classification train -e $SPEC -r "$OUT/unpruned" "$DATA"
 step "evaluate" $TAO classification evaluate -e $SPEC -m "$OUT/unpruned/weights/best.pth" -r "$OUT/eval/unpruned_pth" "$DATA"
 step "prune (TAO semantics)" $TAO classification prune -m "$OUT/unpruned/weights/best.pth" -o "$OUT/pruned/model.pth" \
-  -pth 0.7 -n max -eq union -pg 8 -nf 16
+  -pth 0.6 -n max -eq union -pg 8 -nf 16
 step "retrain the pruned model" $TAO classification train -e $SPEC -r "$OUT/retrain" "$DATA" \
   "model.pruned_model=$OUT/pruned/model.pth" model.pretrained=null train.num_epochs=10
 step "export unpruned FP32 ONNX" $TAO classification export -m "$OUT/unpruned/weights/best.pth" -o "$OUT/export/unpruned.onnx"
