@@ -54,9 +54,6 @@ def main(argv=None):
         err.print("interrupted")
         return 130
     except Exception as exc:
-        if type(exc).__name__ == "UserError" or "UserError" in str(exc).split("\n", 1)[0]:
-            err.print(f"[bold red]error:[/] {_user_message(exc)}", highlight=False)
-            return 2
         traceback.print_exc()
         err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc} — this is a bug; please report it "
                   "with the command and the lines above")

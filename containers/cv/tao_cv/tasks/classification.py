@@ -109,6 +109,7 @@ def train(args):
         train_samples = check_images(split_samples(ds, "train"), ds.on_bad_image)
         val_samples = check_images(split_samples(ds, "val"), ds.on_bad_image)
         class_names = sorted({label for _, label in train_samples})
+        torch.manual_seed(spec.train.seed)  # the new head's initialization is part of the run's seed
         model, meta = initial_model(spec, class_names)
         device = pick_device(spec.train.device)
         train_set = ImageClassificationDataset(
