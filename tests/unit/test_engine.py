@@ -29,3 +29,15 @@ def test_lr_schedules():
     assert lr_factor(0, 100, 10, soft) == pytest.approx(0.01)
     assert lr_factor(40, 100, 10, soft) == 1.0
     assert lr_factor(99, 100, 10, soft) < 0.02
+
+
+def test_freeze_backbone_trains_only_the_head():
+    from tao_cv.engine.trainer import _set_trainable
+    from tao_cv.models import build_classifier
+
+    model = build_classifier("mobilenet_v3_small", 3)
+    _set_trainable(model, "classifier.3", only_head=True)
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert trainable == {"classifier.3.weight", "classifier.3.bias"}
+    _set_trainable(model, "classifier.3", only_head=False)
+    assert all(p.requires_grad for p in model.parameters())

@@ -28,6 +28,7 @@ from ..export.onnx_export import INPUT_NAME, attach_contract, contract, export_o
 from ..fileio import write_json, write_text
 from ..models import build_classifier, get_backbone
 from ..prune import prune_model
+from ..prune.tao_pruner import classifier_head
 from ..spec import dump_spec, load_spec
 from ..spec.schemas import ClassificationSpec
 
@@ -128,7 +129,7 @@ def train(args):
             loss = torch.nn.functional.cross_entropy(torch.from_numpy(logits), torch.from_numpy(targets)).item()
             return {"top1": float((logits.argmax(1) == targets).mean()), "loss": loss}
 
-        head = [n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)][-1]
+        head = next(n for n, m in model.named_modules() if m is classifier_head(model))
         summary = fit(model, train_loader=train_loader, validate=validate, loss_fn=loss_fn, spec=spec.train,
                       results_dir=results_dir, meta=meta, monitor="top1", head=head)
     except BaseException as exc:
