@@ -87,10 +87,20 @@ def test_prune_retrain_export_int8_evaluate_inference(trained, tiny_spec, tiny_d
 
     int8 = tmp_path / "export" / "model_int8.onnx"
     cache = tmp_path / "export" / "cal.bin"
-    run_tao("classification", "export", "-m", retrain / "weights/best.pth", "-o", int8, "--data_type", "int8",
+    out = run_tao("classification", "export", "-m", retrain / "weights/best.pth", "-o", int8, "--data_type", "int8",
             "--cal_image_dir", tiny_data / "train", "--cal_cache_file", cache, "--batches", "2", "--batch_size", "4")
     ops = {node.op_type for node in onnx.load(str(int8)).graph.node}
     assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+    assert "INT8 agrees with FP32 on" in out.stdout
+    # first conv and classifier: quantized with `never`, FP32 (weights straight from initializers) with `always`
+    for mode, quantized in (("never", True), ("always", False)):
+        path = tmp_path / "export" / f"int8_{mode}.onnx"
+        run_tao("classification", "export", "-m", retrain / "weights/best.pth", "-o", path, "--data_type", "int8",
+                "--cal_image_dir", tiny_data / "train", "-e", tiny_spec, f"export.int8_fp32_first_last={mode}")
+        graph = onnx.load(str(path)).graph
+        initializers = {t.name for t in graph.initializer}
+        first_conv = next(n for n in graph.node if n.op_type == "Conv")
+        assert (first_conv.input[1] not in initializers) == quantized, mode
     lines = cache.read_text().splitlines()
     assert lines[0].startswith("TRT-") and lines[0].endswith("-EntropyCalibration2") and len(lines) > 5
     assert all(len(line.rsplit(": ", 1)[1]) == 8 for line in lines[1:])

@@ -69,6 +69,19 @@ def quantize_qdq(fp32_path, output, batches, input_name, method="minmax", target
                         extra_options={"ActivationSymmetric": symmetric, "WeightSymmetric": True})
 
 
+def top1_agreement(fp32_path, int8_path, batches, input_name):
+    """Fraction of images on which the INT8 model's top-1 class equals the FP32 model's."""
+    import onnxruntime as ort
+
+    sessions = [ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]) for p in (fp32_path, int8_path)]
+    same = total = 0
+    for batch in batches:
+        fp32, int8 = (s.run(None, {input_name: batch})[0].argmax(1) for s in sessions)
+        same += int((fp32 == int8).sum())
+        total += len(batch)
+    return same / max(total, 1)
+
+
 def tensor_ranges(fp32_path, batches, input_name, method="minmax"):
     """amax per tensor of the FP32 graph over the calibration batches."""
     from onnxruntime.quantization.calibrate import create_calibrator

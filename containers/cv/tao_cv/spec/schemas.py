@@ -65,7 +65,11 @@ class ExportSpec:
     calibration_method: str = spec_field("minmax", choices=("minmax", "entropy", "percentile"))
     int8_target: str = spec_field("onnxruntime", choices=("onnxruntime", "tensorrt"),
                                   help="onnxruntime: uint8 asymmetric activations (fast on CPU); tensorrt: int8 symmetric")
-    int8_fp32_first_last: bool = spec_field(True, help="keep the first conv and the classifier in FP32")
+    int8_fp32_first_last: str = spec_field(
+        "auto", choices=("auto", "always", "never"),
+        help="keep the first conv and the classifier FP32; auto: only if quantizing them drops the INT8/FP32 "
+             "top-1 agreement on the calibration images below int8_min_agreement")
+    int8_min_agreement: float = spec_field(0.98, min=0.0, max=1.0)
 
 
 @dataclass

@@ -23,7 +23,7 @@ from ..engine.predictors import load_predictor
 from ..engine.profile import count_macs, count_params
 from ..engine.trainer import fit
 from ..errors import UserError
-from ..export.int8 import quantize_qdq, tensor_ranges, write_trt_cache
+from ..export.int8 import quantize_qdq, tensor_ranges, top1_agreement, write_trt_cache
 from ..export.onnx_export import INPUT_NAME, attach_contract, contract, export_onnx
 from ..fileio import write_json, write_text
 from ..models import build_classifier, get_backbone
@@ -252,6 +252,22 @@ def calibration_batches(image_dir, meta, batches, batch_size):
     return [images[i:i + batch_size] for i in range(0, len(images), batch_size)]
 
 
+def quantize_checked(fp32, output, batches, export_spec):
+    """Quantize; under `auto`, fall back to FP32 first/last layers when INT8 stops agreeing with FP32."""
+    fp32_ends = export_spec.int8_fp32_first_last == "always"
+    args = (fp32, output, batches, INPUT_NAME, export_spec.calibration_method, export_spec.int8_target)
+    quantize_qdq(*args, fp32_ends=fp32_ends)
+    agreement = top1_agreement(fp32, output, batches, INPUT_NAME)
+    if export_spec.int8_fp32_first_last == "auto" and agreement < export_spec.int8_min_agreement:
+        console.print(f"INT8 with every layer quantized agrees with FP32 on {agreement:.1%} of the calibration "
+                      f"images (< export.int8_min_agreement {export_spec.int8_min_agreement:.0%}): "
+                      "re-quantizing with the first conv and the classifier kept FP32")
+        fp32_ends = True
+        quantize_qdq(*args, fp32_ends=True)
+        agreement = top1_agreement(fp32, output, batches, INPUT_NAME)
+    return agreement, fp32_ends
+
+
 def export(args):
     spec = load_spec(ClassificationSpec, args.experiment_spec, args.overrides)
     payload = read_checkpoint(args.model)
@@ -272,11 +288,11 @@ def export(args):
                                   args.batch_size or spec.export.cal_batch_size)
     fp32 = output.with_name(output.stem + "_fp32.onnx")
     diff = export_onnx(model, meta, fp32, opset=spec.export.opset, tolerance=spec.export.check_tolerance)
-    quantize_qdq(fp32, output, batches, INPUT_NAME, spec.export.calibration_method, spec.export.int8_target,
-                 spec.export.int8_fp32_first_last)
+    agreement, fp32_ends = quantize_checked(fp32, output, batches, spec.export)
     attach_contract(output, contract(meta, "int8"))
     console.print(f"ONNX fp32 → {fp32} (max |ORT - PyTorch| = {diff:.1e}); INT8 Q/DQ → {output} "
-                  f"({sum(len(b) for b in batches)} calibration images from {cal_dir})")
+                  f"({sum(len(b) for b in batches)} calibration images from {cal_dir}); INT8 agrees with FP32 on "
+                  f"{agreement:.1%} of them{' (first conv and classifier kept FP32)' if fp32_ends else ''}")
     if args.cal_cache_file:
         amax = tensor_ranges(fp32, batches, INPUT_NAME, spec.export.calibration_method)
         write_trt_cache(args.cal_cache_file, amax)
