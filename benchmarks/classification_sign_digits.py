@@ -128,7 +128,7 @@ def main():
     parser.add_argument("--bare_epochs", type=int, default=3)
     parser.add_argument("--work", default=str(ROOT / "benchmarks" / "runs"))
     parser.add_argument("--reuse_training", action="store_true",
-                        help="reuse the trained/retrained models of a previous run in --work; re-measure the rest")
+                        help="reuse the unpruned model of a previous run in --work; prune, retrain and measure again")
     args = parser.parse_args()
     if not DATA.is_dir():
         sys.exit(f"{DATA} not found: this benchmark needs ../shared/data/sign_language_digits")
@@ -159,7 +159,7 @@ export: {{cal_batches: 8, cal_batch_size: 16}}
               "command": " ".join([Path(sys.executable).name, *sys.argv]), "threads": torch.get_num_threads()}
 
     out = ROOT / "benchmarks" / "results" / f"{args.backbone}.json"
-    if args.reuse_training:  # keep the trained models and training figures; redo pruning, export and measurements
+    if args.reuse_training:  # keep the unpruned model and its training figures; redo everything after it
         result["train"] = json.loads(out.read_text())["train"]
     else:
         _, seconds = tao("train", "-e", spec, "-r", work / "unpruned")
@@ -182,10 +182,9 @@ export: {{cal_batches: 8, cal_batch_size: 16}}
 
     pth, sweep = pick_threshold(best, args.image_size, args.target_macs_ratio)
     result["prune"] = {"pth": pth, "sweep_pth_macs_ratio": sweep}
-    if not args.reuse_training:
-        tao("prune", "-m", best, "-o", work / "pruned" / "model.pth", "-pth", pth)
-        tao("train", "-e", spec, "-r", work / "retrain", f"model.pruned_model={work / 'pruned' / 'model.pth'}",
-            "model.pretrained=null", f"train.num_epochs={args.retrain_epochs}")
+    tao("prune", "-m", best, "-o", work / "pruned" / "model.pth", "-pth", pth)
+    tao("train", "-e", spec, "-r", work / "retrain", f"model.pruned_model={work / 'pruned' / 'model.pth'}",
+        "model.pretrained=null", f"train.num_epochs={args.retrain_epochs}")
     retrained = work / "retrain" / "weights" / "best.pth"
     tao("export", "-m", retrained, "-o", work / "pruned.onnx")
     pruned_macs = count_macs(model_from_checkpoint(read_checkpoint(retrained), rebuild), args.image_size)
