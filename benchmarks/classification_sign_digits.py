@@ -57,10 +57,10 @@ def bare_pytorch_images_per_s(args, epochs):
     torch.manual_seed(0)
     model = build_classifier(args.backbone, 10, 0.2)
     aug = AugmentationSpec(random_resized_crop_scale=[0.8, 1.0], horizontal_flip=0.0)
-    spec_mean = model_meta_for(args)
+    meta = model_meta_for(args)
     samples = read_split_list(DATA / "Dataset", DATA / "splits" / "train.txt", "train")
     classes = sorted({c for _, c in samples})
-    dataset = ImageClassificationDataset(samples, classes, train_transform(args.image_size, spec_mean["mean"], spec_mean["std"], aug))
+    dataset = ImageClassificationDataset(samples, classes, train_transform(args.image_size, meta["mean"], meta["std"], aug))
     loader = torch.utils.data.DataLoader(dataset, batch_size=args.batch_size, shuffle=True, num_workers=2,
                                          persistent_workers=True, drop_last=True)
     optimizer = build_optimizer(model.parameters(), OptimizerSpec(name=args.optimizer, lr=args.lr, weight_decay=5e-4))

@@ -129,7 +129,8 @@ def train(args):
             loss = torch.nn.functional.cross_entropy(torch.from_numpy(logits), torch.from_numpy(targets)).item()
             return {"top1": float((logits.argmax(1) == targets).mean()), "loss": loss}
 
-        head = next(n for n, m in model.named_modules() if m is classifier_head(model))
+        head_module = classifier_head(model)
+        head = next(n for n, m in model.named_modules() if m is head_module)
         summary = fit(model, train_loader=train_loader, validate=validate, loss_fn=loss_fn, spec=spec.train,
                       results_dir=results_dir, meta=meta, monitor="top1", head=head)
     except BaseException as exc:
