@@ -30,7 +30,7 @@ import torch
 from tao_cv.data.classification import ImageClassificationDataset, read_split_list
 from tao_cv.data.transforms import train_transform
 from tao_cv.engine.checkpoint import model_from_checkpoint, read_checkpoint
-from tao_cv.engine.profile import count_macs, ort_latency_ms
+from tao_cv.engine.profile import count_macs, ort_latencies_ms
 from tao_cv.engine.trainer import build_optimizer, build_scheduler
 from tao_cv.prune import prune_model
 from tao_cv.spec.schemas import AugmentationSpec, OptimizerSpec, SchedulerSpec
@@ -110,8 +110,13 @@ def pick_threshold(checkpoint, image_size, target_ratio, steps=10):
     return high, sorted(sweep)
 
 
-def latency(path, size):
-    return {"b1_ms": round(ort_latency_ms(path, size, 1, runs=50), 3), "b16_ms": round(ort_latency_ms(path, size, 16, runs=20), 3)}
+def measure_latencies(result, work, image_size):
+    """ORT latency of the three models at batch 1 and 16, measured side by side (round-robin) in one go."""
+    keys = ("unpruned", "pruned", "int8")
+    paths = [work / "unpruned.onnx", work / "pruned.onnx", work / "pruned_int8.onnx"]
+    for batch, rounds, runs in ((1, 10, 10), (16, 10, 4)):
+        for key, ms in zip(keys, ort_latencies_ms(paths, image_size, batch, rounds=rounds, runs_per_round=runs)):
+            result[key][f"b{batch}_ms"] = round(ms, 3)
 
 
 def main():
@@ -177,8 +182,7 @@ export: {{cal_batches: 8, cal_batch_size: 16}}
     best = work / "unpruned" / "weights" / "best.pth"
     tao("export", "-m", best, "-o", work / "unpruned.onnx")
     base_macs = count_macs(model_from_checkpoint(read_checkpoint(best), rebuild), args.image_size)
-    result["unpruned"] = {"top1": evaluate(spec, work / "unpruned.onnx", work / "eval_unpruned"), "macs": base_macs,
-                          **latency(work / "unpruned.onnx", args.image_size)}
+    result["unpruned"] = {"top1": evaluate(spec, work / "unpruned.onnx", work / "eval_unpruned"), "macs": base_macs}
 
     pth, sweep = pick_threshold(best, args.image_size, args.target_macs_ratio)
     result["prune"] = {"pth": pth, "sweep_pth_macs_ratio": sweep}
@@ -188,13 +192,12 @@ export: {{cal_batches: 8, cal_batch_size: 16}}
     retrained = work / "retrain" / "weights" / "best.pth"
     tao("export", "-m", retrained, "-o", work / "pruned.onnx")
     pruned_macs = count_macs(model_from_checkpoint(read_checkpoint(retrained), rebuild), args.image_size)
-    result["pruned"] = {"top1": evaluate(spec, work / "pruned.onnx", work / "eval_pruned"), "macs": pruned_macs,
-                        **latency(work / "pruned.onnx", args.image_size)}
+    result["pruned"] = {"top1": evaluate(spec, work / "pruned.onnx", work / "eval_pruned"), "macs": pruned_macs}
 
     tao("export", "-m", retrained, "-o", work / "pruned_int8.onnx", "--data_type", "int8",
         "--cal_image_dir", DATA / "Dataset", "--cal_cache_file", work / "cal.bin", "-e", spec)
-    result["int8"] = {"top1": evaluate(spec, work / "pruned_int8.onnx", work / "eval_int8"), "macs": pruned_macs,
-                      **latency(work / "pruned_int8.onnx", args.image_size)}
+    result["int8"] = {"top1": evaluate(spec, work / "pruned_int8.onnx", work / "eval_int8"), "macs": pruned_macs}
+    measure_latencies(result, work, args.image_size)
     for key in ("pruned", "int8"):
         result[key]["speedup_b16_vs_unpruned"] = round(result["unpruned"]["b16_ms"] / result[key]["b16_ms"], 2)
     result["int8"]["speedup_b16_vs_pruned_fp32"] = round(result["pruned"]["b16_ms"] / result["int8"]["b16_ms"], 2)

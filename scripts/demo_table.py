@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tao_cv.engine.checkpoint import read_checkpoint
-from tao_cv.engine.profile import count_macs, count_params, ort_latency_ms
+from tao_cv.engine.profile import count_macs, count_params, ort_latencies_ms
 from tao_cv.tasks.classification import model_from_checkpoint, rebuild
 
 
@@ -20,15 +20,14 @@ def main(out):
     table = Table(title=f"demo results ({out}) — test split of the SYNTHETIC sample data, ONNX Runtime CPU")
     for column in ("model", "top-1", "params", "MACs", "ORT ms (b1)", "ORT ms (b16)", "size MB"):
         table.add_column(column, justify="left" if column == "model" else "right")
-    for label, checkpoint, onnx_name in rows:
-        payload = read_checkpoint(out / checkpoint)
-        model = model_from_checkpoint(payload, rebuild)
-        size = payload["meta"]["image_size"]
-        onnx_path = out / "export" / f"{onnx_name}.onnx"
+    onnx_paths = [out / "export" / f"{onnx_name}.onnx" for _, _, onnx_name in rows]
+    size = read_checkpoint(out / rows[0][1])["meta"]["image_size"]
+    latencies = {batch: ort_latencies_ms(onnx_paths, size, batch) for batch in (1, 16)}
+    for index, ((label, checkpoint, onnx_name), onnx_path) in enumerate(zip(rows, onnx_paths)):
+        model = model_from_checkpoint(read_checkpoint(out / checkpoint), rebuild)
         top1 = json.loads((out / "eval" / onnx_name / "evaluation.json").read_text())["top1"]
         table.add_row(label, f"{top1:.4f}", f"{count_params(model) / 1e6:.2f} M", f"{count_macs(model, size) / 1e6:.1f} M",
-                      f"{ort_latency_ms(onnx_path, size, 1):.2f}", f"{ort_latency_ms(onnx_path, size, 16):.2f}",
-                      f"{onnx_path.stat().st_size / 1e6:.1f}")
+                      f"{latencies[1][index]:.2f}", f"{latencies[16][index]:.2f}", f"{onnx_path.stat().st_size / 1e6:.1f}")
     Console(width=130).print(table)
 
 

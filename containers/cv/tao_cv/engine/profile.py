@@ -22,21 +22,26 @@ def count_macs(model, image_size, device="cpu"):
     return counter.get_total_flops() // 2
 
 
-def ort_latency_ms(onnx_path, image_size, batch_size, warmup=3, runs=20, threads=None):
-    """Median wall time of one ONNX Runtime CPU inference call, in milliseconds."""
+def ort_latencies_ms(onnx_paths, image_size, batch_size, rounds=5, runs_per_round=10, warmup=2):
+    """Median wall time (ms) of one ONNX Runtime CPU call for each model, measured side by side.
+
+    The models take turns (round-robin, `rounds` times `runs_per_round` calls each), so load from other processes on
+    a shared machine slows all of them alike and their ratios stay meaningful. Only one session exists at a time:
+    an idle session's spinning thread pool would otherwise steal cores from the one being timed.
+    """
     import onnxruntime as ort
 
-    options = ort.SessionOptions()
-    if threads:
-        options.intra_op_num_threads = threads
-    session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
-    name = session.get_inputs()[0].name
     batch = np.random.default_rng(0).standard_normal((batch_size, 3, image_size, image_size)).astype(np.float32)
-    for _ in range(warmup):
-        session.run(None, {name: batch})
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        session.run(None, {name: batch})
-        times.append((time.perf_counter() - start) * 1000)
-    return float(np.median(times))
+    times = [[] for _ in onnx_paths]
+    for _ in range(rounds):
+        for path, samples in zip(onnx_paths, times):
+            session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+            feed = {session.get_inputs()[0].name: batch}
+            for _ in range(warmup):
+                session.run(None, feed)
+            for _ in range(runs_per_round):
+                start = time.perf_counter()
+                session.run(None, feed)
+                samples.append((time.perf_counter() - start) * 1000)
+            del session
+    return [float(np.median(samples)) for samples in times]
