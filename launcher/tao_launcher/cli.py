@@ -1,11 +1,13 @@
 """`tao` — the host CLI. `tao <task> <subcommand> [args]` (or TAO 5's `tao model <task> ...`) picks a
-runtime and forwards the task's arguments untouched to the worker, returning its exit code."""
+runtime (a worker container, or the worker on this machine) and runs the task there, returning its exit code.
+`tao info`, `tao list` and `tao stop` look after the runtimes and their containers."""
 
 import argparse
 import subprocess
 import sys
 
 from . import __version__
+from .errors import LauncherError
 from .runtimes import RUNTIME_NAMES, choose_runtime
 from .tasks import TASKS
 
@@ -14,14 +16,18 @@ TAO5_GROUPS = ("model", "dataset", "deploy")
 
 def _overview():
     lines = [f"tao {__version__} — TAO-compatible transfer learning for computer vision", "",
-             "usage: tao [--runtime {auto,local}] <task> <subcommand> [args]   (TAO 5: tao model <task> ...)",
-             "       tao info | tao <task> --help | tao <task> <subcommand> --help", "", "tasks:"]
+             "usage: tao [--runtime {auto,docker,local}] <task> <subcommand> [args]   (TAO 5: tao model <task> ...)",
+             "       tao info | tao list | tao stop (--container_id ID ... | --all)",
+             "       tao <task> --help | tao <task> <subcommand> --help", "", "tasks:"]
     for task in TASKS.values():
         lines.append(f"  {task.name:<16} {task.summary}")
         for sub, summary in task.subcommands.items():
             lines.append(f"      {sub:<16} {summary}")
     lines += ["", "global options:",
-              "  --runtime R      auto (default) or local; TAO_DOCKER_DISABLE=1 forces local",
+              "  --runtime R      auto (default): Docker when an engine runs and the task's image is built, else this",
+              "                   machine; docker; local. TAO_DOCKER_DISABLE=1 forces local",
+              "task flags the launcher handles: --gpus N|all, --gpu_index 0,2 (GPUs given to the task)",
+              "mounts: ~/.tao_mounts.json (LAUNCHER_MOUNTS=FILE); images: ~/.tao/config.json, TAO_DOCKER_REGISTRY",
               "  --version        print the version",
               "", "docs: README.md and docs/architecture.md in the source tree"]
     return "\n".join(lines)
@@ -35,17 +41,96 @@ def _task_help(task):
 
 
 def info(runtime_name):
-    runtime, reason = choose_runtime(runtime_name)
+    from .images import DEFAULT_IMAGES, image_for
+    from .mounts import load_mounts, mounts_file
+    from .runtimes.docker import connect, image_present
+
     print(f"tao {__version__}")
+    client, why_not = connect()
+    if client is None:
+        print(f"docker engine: {why_not}")
+    else:
+        version = client.version()
+        print(f"docker engine: {version.get('Version')} (API {version.get('ApiVersion')})")
+        for worker in DEFAULT_IMAGES:
+            image = image_for(worker)
+            print(f"image for '{worker}': {image} — {'found' if image_present(client, image) else 'not built'}")
+    try:
+        config = load_mounts()
+        if config.exists:
+            print(f"mounts file: {config.path} — {len(config.mounts)} mount(s)")
+            for mount in config.mounts:
+                print(f"  {mount.source} -> {mount.destination}")
+        else:
+            print(f"mounts file: {config.path} — not found (containers then see no host folder)")
+    except LauncherError as exc:
+        print(f"mounts file: {mounts_file()} — INVALID: {exc}")
+    runtime, reason, _ = choose_runtime(runtime_name)
     print(f"runtime: {reason}")
-    print(f"worker command: {' '.join(runtime.worker_command())}")
     sys.stdout.flush()
     # Devices are what the worker sees: ask it, through the same runtime that would run a task.
+    if runtime.name == "docker":
+        print("worker (in its container):", flush=True)
+        return runtime.run_worker("cv", ["info"], [], label="info")
+    print(f"worker command: {' '.join(runtime.worker_command())}")
     result = subprocess.run([*runtime.worker_command(), "info"], capture_output=True, text=True)
     if result.returncode != 0:
         print("devices: unknown — the worker could not start:\n  " + (result.stderr.strip().splitlines() or ["?"])[-1])
         return 1
     print("worker:\n  " + "\n  ".join(result.stdout.strip().splitlines()))
+    return 0
+
+
+def list_containers():
+    from .runtimes.docker import connect, task_containers
+
+    client, why_not = connect()
+    if client is None:
+        raise LauncherError(f"tao list: {why_not}")
+    containers = task_containers(client)
+    if not containers:
+        print("no task containers running")
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("container id", "task", "image", "status", "started")
+    for container in containers:
+        image = container.attrs.get("Config", {}).get("Image", "?")
+        table.add_row(container.short_id, container.labels.get("tao-toolkit-oss.task", "?"), image,
+                      container.status, container.attrs.get("State", {}).get("StartedAt", "")[:19])
+    Console().print(table)
+    return 0
+
+
+def stop_containers(argv):
+    from .runtimes.docker import STOP_TIMEOUT_S, connect, task_containers
+
+    parser = argparse.ArgumentParser(prog="tao stop", description="Stop task containers started by tao.")
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument("--container_id", nargs="+", help="IDs (or unique prefixes) as `tao list` shows them")
+    group.add_argument("--all", action="store_true", help="every running task container")
+    args = parser.parse_args(argv)
+    client, why_not = connect()
+    if client is None:
+        raise LauncherError(f"tao stop: {why_not}")
+    running = task_containers(client)
+    if args.all:
+        chosen = running
+    else:
+        chosen = []
+        for wanted in args.container_id:
+            matches = [c for c in running if c.id.startswith(wanted)]
+            if len(matches) != 1:
+                known = ", ".join(c.short_id for c in running) or "none running"
+                raise LauncherError(f"tao stop: container id '{wanted}' matches {len(matches)} task containers "
+                                    f"(running: {known}; see tao list)")
+            chosen += matches
+    for container in chosen:
+        container.stop(timeout=STOP_TIMEOUT_S)
+        print(f"stopped {container.short_id} ({container.labels.get('tao-toolkit-oss.task', '?')})")
+    if not chosen:
+        print("no task containers running")
     return 0
 
 
@@ -70,9 +155,21 @@ def main(argv=None):
     if not rest:
         print(_overview())
         return 0 if options.help else 2
+    try:
+        return _dispatch(options, rest)
+    except LauncherError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _dispatch(options, rest):
     command = rest[0]
     if command == "info":
         return info(options.runtime)
+    if command == "list":
+        return list_containers()
+    if command == "stop":
+        return stop_containers(rest[1:])
     if command not in TASKS:
         print(f"error: unknown task '{command}'; tasks: {', '.join(TASKS)} (tao --help lists them)", file=sys.stderr)
         return 2
@@ -85,7 +182,9 @@ def main(argv=None):
         print(f"error: '{task.name}' has no subcommand '{subcommand}'; choose one of: "
               f"{', '.join(task.subcommands)}", file=sys.stderr)
         return 2
-    runtime, reason = choose_runtime(options.runtime)
+    runtime, reason, fell_back = choose_runtime(options.runtime, task.worker)
+    if fell_back:
+        print(f"tao: runtime {reason}", file=sys.stderr)
     return runtime.run(task.name, subcommand, rest[2:])
 
 

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 
+from ..gpus import split_gpu_flags
 from ..tasks import TASKS, WORKER_MODULES
 
 
@@ -27,7 +28,13 @@ class LocalRuntime:
         if shutil.which(self.python) is None and not os.path.exists(self.python):
             print(f"error: worker interpreter {self.python!r} not found (set TAO_WORKER_PYTHON)", file=sys.stderr)
             return 127
-        proc = subprocess.Popen(self.command(task, subcommand, args))
+        args, gpus = split_gpu_flags(args)
+        env = dict(os.environ)
+        if gpus.indices:
+            env["CUDA_VISIBLE_DEVICES"] = ",".join(gpus.indices)
+        elif gpus.count not in (None, "all") and "CUDA_VISIBLE_DEVICES" not in env:
+            env["CUDA_VISIBLE_DEVICES"] = ",".join(str(i) for i in range(int(gpus.count)))
+        proc = subprocess.Popen(self.command(task, subcommand, args), env=env)
         try:
             return proc.wait()
         except KeyboardInterrupt:

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Build the CV worker image on a machine with no image registry, offline except for its package sources:
+#   1. a Debian bookworm base image made with debootstrap + `docker import` (tao-toolkit-oss/base:bookworm),
+#   2. a wheelhouse (build/wheelhouse) of the worker's dependencies from this machine's pip,
+#   3. `docker-compose build cv` from that base, pip installing only from the wheelhouse, served over HTTP on
+#      the Docker bridge (no multi-GB build context, no wheel layer left in the image).
+# Users with registry access just run `docker compose build` (NVIDIA base images by default).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BASE=tao-toolkit-oss/base:bookworm
+MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+WHEELHOUSE=build/wheelhouse
+
+bash scripts/docker_engine.sh
+apt_install() { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null; }
+
+if ! docker image inspect "$BASE" >/dev/null 2>&1; then
+  command -v debootstrap >/dev/null 2>&1 || apt_install debootstrap
+  rootfs=$(mktemp -d /tmp/tao-rootfs.XXXXXX)
+  echo "base image: debootstrap bookworm into $rootfs (log: /tmp/tao-debootstrap.log)"
+  debootstrap --variant=minbase --include=python3,python3-venv,python3-pip,ca-certificates \
+    bookworm "$rootfs" "$MIRROR" >/tmp/tao-debootstrap.log 2>&1 \
+    || { echo "debootstrap failed: see /tmp/tao-debootstrap.log"; exit 1; }
+  rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
+  tar -C "$rootfs" -c . | docker import --change 'CMD ["/bin/bash"]' - "$BASE" >/dev/null
+  rm -rf "$rootfs"
+fi
+
+echo "wheelhouse: pip download of the worker's dependencies into $WHEELHOUSE (kept between runs)"
+.venv/bin/python -m pip download --quiet --dest "$WHEELHOUSE" ".[cv]" setuptools wheel 2>&1 \
+  | { grep -v "is ignored: it is neither a file nor a directory" || true; }
+
+# Build containers reach this machine at the address of the docker0 bridge.
+gateway=$(python3 -c 'import fcntl, socket, struct; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+print(socket.inet_ntoa(fcntl.ioctl(s.fileno(), 0x8915, struct.pack("256s", b"docker0"))[20:24]))')  # SIOCGIFADDR
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("", 0)); print(s.getsockname()[1])')
+python3 -m http.server "$port" --bind "$gateway" --directory "$WHEELHOUSE" >/tmp/tao-wheelhouse-http.log 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null' EXIT
+
+command -v docker-compose >/dev/null 2>&1 || apt_install docker-compose
+echo "image: docker-compose build cv (BASE_IMAGE=$BASE, wheels from http://$gateway:$port/)"
+CV_BASE_IMAGE=$BASE WHEELHOUSE_URL="http://$gateway:$port/" docker-compose build cv
