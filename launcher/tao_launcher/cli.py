@@ -160,6 +160,9 @@ def main(argv=None):
     except LauncherError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
 
 
 def _dispatch(options, rest):

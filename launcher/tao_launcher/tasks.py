@@ -30,6 +30,18 @@ TASKS = {
                 "generate_sample": "Write a small synthetic dataset for demos and tests: -o DIR",
             },
         ),
+        Task(
+            name="detectnet_v2",
+            summary="Object detection, TAO's DetectNet_v2 grid detector (KITTI labels; VOC/COCO/YOLO converted).",
+            worker="cv",
+            subcommands={
+                "dataset_convert": "Validate data, box statistics, write the training index: -d SPEC -o OUT_DIR",
+                "train": "Train from a spec: -e SPEC [-r RESULTS_DIR] [key=value ...]",
+                "evaluate": "mAP (VOC 11-point/integrate, COCO), per-class AP, PR curves: -e SPEC -m MODEL",
+                "inference": "Annotated images + KITTI labels: -e SPEC -m MODEL [-i IMAGE_DIR]",
+                "generate_sample": "Write a small synthetic KITTI detection dataset: -o DIR",
+            },
+        ),
     ]
 }
 

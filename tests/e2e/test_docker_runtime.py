@@ -38,11 +38,25 @@ def workspace(tmp_path):
     return exp, mounts
 
 
+@pytest.fixture(autouse=True)
+def no_leftover_containers(engine):
+    """A failing test must not leave a task container that the next test counts."""
+    yield
+    for container in task_containers(engine):
+        container.remove(force=True)
+
+
+def _default_sigint():
+    # A shell that starts the test run in the background makes SIGINT ignored, and children inherit that;
+    # a terminal's Ctrl-C reaches a process whose SIGINT is not ignored, so give `tao` that.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def tao(*args, mounts, wait=True, **env):
     full_env = {key: value for key, value in os.environ.items() if key != "TAO_DOCKER_DISABLE"}
     full_env.update({"LAUNCHER_MOUNTS": str(mounts), "COLUMNS": "200", **env})
     proc = subprocess.Popen([TAO, *map(str, args)], env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
+                            text=True, preexec_fn=_default_sigint)
     if not wait:
         return proc
     out, _ = proc.communicate(timeout=600)

@@ -3,6 +3,7 @@ and `python -m tao_cv info`. User mistakes end with `error: ...` and exit code 2
 
 import sys
 import traceback
+import warnings
 
 from rich.console import Console
 
@@ -10,6 +11,8 @@ from . import __version__
 from .errors import UserError
 
 err = Console(stderr=True, soft_wrap=True)
+# Data warnings (a skipped box, ...) already name their file and line: print just that.
+warnings.formatwarning = lambda message, category, *args, **kwargs: f"warning: {message}\n"
 
 
 def info():

@@ -21,7 +21,11 @@ class TorchPredictor:
 
     @torch.no_grad()
     def __call__(self, batch):
-        return self.model(batch.to(self.device)).float().cpu().numpy()
+        """The model's output as numpy: one array, or a tuple for multi-output models (e.g. detectors)."""
+        outputs = self.model(batch.to(self.device))
+        if isinstance(outputs, (tuple, list)):
+            return tuple(o.float().cpu().numpy() for o in outputs)
+        return outputs.float().cpu().numpy()
 
 
 class OrtPredictor:
@@ -38,7 +42,8 @@ class OrtPredictor:
 
     def __call__(self, batch):
         array = batch.numpy() if isinstance(batch, torch.Tensor) else batch
-        return self.session.run(None, {self.input_name: np.ascontiguousarray(array, dtype=np.float32)})[0]
+        outputs = self.session.run(None, {self.input_name: np.ascontiguousarray(array, dtype=np.float32)})
+        return outputs[0] if len(outputs) == 1 else tuple(outputs)
 
 
 def _providers(ort):

@@ -2,7 +2,8 @@
 
 `fit` owns the loop around them: resume from checkpoints/latest.pth, atomic checkpoints, best/last
 weights, status.json, the CSV log and the curves plot. What a task adds is passed in as plain arguments:
-the model, the loaders, a loss function and a `validate(model) -> {metric: value}` callable.
+the model, the loaders, a `loss_fn(model, inputs, targets) -> loss` and a `validate(model) -> {metric: value}`
+callable. Targets may be tensors or (lists/dicts of) tensors, e.g. boxes per image for detection.
 """
 
 import math
@@ -56,6 +57,17 @@ def build_scheduler(optimizer, spec, steps_per_epoch, num_epochs):
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(step, total, steps_per_epoch, spec))
 
 
+def to_device(value, device):
+    """Tensors, and lists/tuples/dicts of them, moved to `device`."""
+    if isinstance(value, torch.Tensor):
+        return value.to(device, non_blocking=True)
+    if isinstance(value, dict):
+        return {k: to_device(v, device) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(to_device(v, device) for v in value)
+    return value
+
+
 def train_one_epoch(model, loader, loss_fn, optimizer, scheduler, device, scaler, on_step=None):
     """One pass over `loader`; returns mean loss, images seen and seconds spent."""
     model.train()
@@ -63,10 +75,9 @@ def train_one_epoch(model, loader, loss_fn, optimizer, scheduler, device, scaler
     images = 0
     start = time.perf_counter()
     for step, (inputs, targets) in enumerate(loader):
-        inputs = inputs.to(device, non_blocking=True)
-        targets = targets.to(device, non_blocking=True)
+        inputs, targets = to_device(inputs, device), to_device(targets, device)
         with torch.autocast(device.type, enabled=scaler.is_enabled()):
-            loss = loss_fn(model(inputs), targets)
+            loss = loss_fn(model, inputs, targets)
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.step(optimizer)

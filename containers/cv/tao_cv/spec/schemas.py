@@ -130,3 +130,103 @@ class ClassificationSpec:
     inference: InferenceSpec = spec_field(InferenceSpec)
     export: ExportSpec = spec_field(ExportSpec)
     prune: PruneSpec = spec_field(PruneSpec)
+
+
+# ---------------------------------------------------------------- detection (DetectNet_v2)
+
+@dataclass
+class DataSourceSpec:
+    format: str = spec_field("kitti", choices=("kitti", "voc", "coco", "yolo"))
+    image_dir: str | None = spec_field(None)
+    label_dir: str | None = spec_field(None, help="kitti: .txt per image; voc: .xml per image; yolo: .txt per image")
+    label_file: str | None = spec_field(None, help="coco: the annotation JSON")
+    list_file: str | None = spec_field(None, help="optional: only the image stems listed (one per line)")
+    class_names: list[str] = spec_field([], help="yolo: class names by index")
+
+
+@dataclass
+class DetectionAugmentationSpec:
+    horizontal_flip: float = spec_field(0.5, min=0.0, max=1.0)
+    vertical_flip: float = spec_field(0.0, min=0.0, max=1.0)
+    rotation_degrees: float = spec_field(0.0, min=0.0, max=180.0)
+    shear_degrees: float = spec_field(0.0, min=0.0, max=45.0)
+    translate: float = spec_field(0.0, min=0.0, max=0.5, help="fraction of width/height")
+    scale_jitter: float = spec_field(0.0, min=0.0, max=0.9, help="zoom by 1 +- this")
+    brightness: float = spec_field(0.1, min=0.0)
+    contrast: float = spec_field(0.1, min=0.0)
+    saturation: float = spec_field(0.1, min=0.0)
+    hue: float = spec_field(0.0, min=0.0, max=0.5)
+
+
+@dataclass
+class DetectionDatasetSpec:
+    train: list[DataSourceSpec] = spec_field([])
+    val: list[DataSourceSpec] = spec_field([])
+    test: list[DataSourceSpec] = spec_field([])
+    index: str | None = spec_field(None, help="index.json written by dataset_convert; used instead of the sources")
+    validation_split: float = spec_field(0.0, min=0.0, max=0.9, help="fraction of train held out when val is empty")
+    target_class_mapping: dict[str, str] | None = spec_field(None, help="source class -> target class; unmapped classes are dropped")
+    image_width: int = spec_field(640, min=32)
+    image_height: int = spec_field(480, min=32)
+    mean: list[float] | None = spec_field(None)
+    std: list[float] | None = spec_field(None)
+    num_workers: int = spec_field(2, min=0)
+    augmentation: DetectionAugmentationSpec = spec_field(DetectionAugmentationSpec)
+
+
+@dataclass
+class DetectNetModelSpec:
+    backbone: str = spec_field("resnet18")
+    pretrained: str | None = spec_field(None, help="'imagenet' (backbones that have it), a checkpoint, or a URL")
+    pretrained_sha256: str | None = spec_field(None)
+    pruned_model: str | None = spec_field(None)
+    coverage_scale: float = spec_field(0.6, min=0.05, max=1.0, help="central part of a box marked as covered")
+    bbox_norm: float = spec_field(35.0, min=1.0)
+    positive_weight: float = spec_field(10.0, min=1.0, help="weight of covered cells in the coverage loss")
+    bbox_loss_weight: float = spec_field(1.0, min=0.0)
+
+
+@dataclass
+class ClusteringSpec:
+    coverage_threshold: float = spec_field(0.3, min=0.0, max=1.0)
+    method: str = spec_field("dbscan", choices=("dbscan", "nms"))
+    eps: float = spec_field(0.35, min=0.0, max=1.0, help="DBSCAN: neighbour distance in 1 - IoU")
+    min_samples: int = spec_field(1, min=1)
+    nms_iou: float = spec_field(0.45, min=0.0, max=1.0)
+    minimum_height: float = spec_field(0.0, min=0.0, help="drop boxes lower than this (input pixels)")
+
+
+@dataclass
+class PostprocessingSpec:
+    default: ClusteringSpec = spec_field(ClusteringSpec)
+    per_class: dict[str, dict] | None = spec_field(None, help="class name -> keys of `default` to override for that class")
+
+
+@dataclass
+class DetectionEvaluateSpec:
+    checkpoint: str | None = spec_field(None)
+    batch_size: int = spec_field(8, min=1)
+    split: str = spec_field("test", choices=("train", "val", "test"))
+    iou_threshold: float = spec_field(0.5, min=0.05, max=0.95)
+    ap_mode: str = spec_field("integrate", choices=("integrate", "sample"), help="sample: VOC 11-point")
+
+
+@dataclass
+class DetectionInferenceSpec:
+    checkpoint: str | None = spec_field(None)
+    image_dir: str | None = spec_field(None)
+    batch_size: int = spec_field(8, min=1)
+    min_confidence: float = spec_field(0.3, min=0.0, max=1.0, help="boxes drawn and written at or above this")
+
+
+@dataclass
+class DetectNetV2Spec:
+    results_dir: str = spec_field("results")
+    dataset: DetectionDatasetSpec = spec_field(DetectionDatasetSpec)
+    model: DetectNetModelSpec = spec_field(DetectNetModelSpec)
+    postprocessing: PostprocessingSpec = spec_field(PostprocessingSpec)
+    train: TrainSpec = spec_field(TrainSpec)
+    evaluate: DetectionEvaluateSpec = spec_field(DetectionEvaluateSpec)
+    inference: DetectionInferenceSpec = spec_field(DetectionInferenceSpec)
+    export: ExportSpec = spec_field(ExportSpec)
+    prune: PruneSpec = spec_field(PruneSpec)

@@ -121,7 +121,10 @@ def train(args):
         train_loader = make_loader(train_set, spec.train.batch_size, ds.num_workers, True, device, spec.train.seed)
         console.print(f"classification: {len(train_samples)} train / {len(val_samples)} val images, "
                       f"{len(class_names)} classes, {meta['backbone']} on {device}, {count_params(model) / 1e6:.2f} M params")
-        loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=spec.train.label_smoothing)
+        criterion = torch.nn.CrossEntropyLoss(label_smoothing=spec.train.label_smoothing)
+
+        def loss_fn(model, images, labels):
+            return criterion(model(images), labels)
 
         def validate(model):
             model.eval()

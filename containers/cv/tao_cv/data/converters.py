@@ -1,0 +1,127 @@
+"""Other detection label formats → KITTI (TAO's detection format): Pascal VOC XML, COCO JSON, YOLO txt.
+
+Each reader returns {image_path: [KittiObject]}; `write_kitti_dataset` writes OUT/images (hard links, or copies
+across file systems) and OUT/labels/<stem>.txt. Malformed input is a UserError naming the file (and line/entry).
+"""
+
+import json
+import os
+import shutil
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+
+from PIL import Image
+
+from ..errors import UserError
+from .kitti import IMAGE_SUFFIXES, KittiObject, keep_valid, write_kitti
+
+
+def _images_by_stem(image_dir):
+    image_dir = Path(image_dir)
+    if not image_dir.is_dir():
+        raise UserError(f"image folder {image_dir} not found")
+    return {p.stem: p for p in sorted(image_dir.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES}
+
+
+def read_voc(annotation_dir, image_dir, names=None):
+    """VOC XML files (`object/name`, `object/bndbox/{xmin,ymin,xmax,ymax}`, `object/truncated`, `object/difficult`).
+    `names`: optional list of annotation stems to read (e.g. a VOC ImageSets/Main/*.txt split)."""
+    annotation_dir = Path(annotation_dir)
+    images = _images_by_stem(image_dir)
+    files = [annotation_dir / f"{n}.xml" for n in names] if names is not None else sorted(annotation_dir.glob("*.xml"))
+    result = {}
+    for xml_file in files:
+        if not xml_file.is_file():
+            raise UserError(f"VOC annotation {xml_file} not found")
+        try:
+            root = ElementTree.parse(xml_file).getroot()
+        except ElementTree.ParseError as exc:
+            raise UserError(f"{xml_file}: not valid XML ({exc})") from None
+        filename = Path(root.findtext("filename") or xml_file.stem)
+        image = images.get(filename.stem) or images.get(xml_file.stem)
+        if image is None:
+            raise UserError(f"{xml_file}: its image {filename.name} is not in {image_dir}")
+        objects = []
+        for index, obj in enumerate(root.iter("object")):
+            box = obj.find("bndbox")
+            try:
+                x1, y1, x2, y2 = (float(box.findtext(k)) for k in ("xmin", "ymin", "xmax", "ymax"))
+            except (AttributeError, TypeError, ValueError):
+                raise UserError(f"{xml_file}: object {index} ({obj.findtext('name')}) has no numeric "
+                                "bndbox/xmin..ymax") from None
+            objects.append(KittiObject((obj.findtext("name") or "").strip().lower(), x1, y1, x2, y2,
+                                       truncated=float(obj.findtext("truncated") or 0),
+                                       occluded=int(float(obj.findtext("difficult") or 0))))
+        result[image] = keep_valid(objects, xml_file)
+    return result
+
+
+def read_coco(annotation_file, image_dir):
+    """COCO detection JSON: `images` (id, file_name), `annotations` (image_id, category_id, bbox [x, y, w, h]),
+    `categories` (id, name). Crowd annotations are skipped, as COCO's own evaluation ignores them."""
+    annotation_file = Path(annotation_file)
+    try:
+        data = json.loads(annotation_file.read_text())
+        categories = {c["id"]: c["name"].strip().lower() for c in data["categories"]}
+        image_files = {i["id"]: i["file_name"] for i in data["images"]}
+    except FileNotFoundError:
+        raise UserError(f"COCO annotation file {annotation_file} not found") from None
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise UserError(f"{annotation_file}: not a COCO detection file ({type(exc).__name__}: {exc})") from None
+    image_dir = Path(image_dir)
+    result = {image_dir / name: [] for name in image_files.values()}
+    for index, ann in enumerate(data.get("annotations", [])):
+        try:
+            x, y, w, h = (float(v) for v in ann["bbox"])
+            image, name = image_dir / image_files[ann["image_id"]], categories[ann["category_id"]]
+        except (KeyError, TypeError, ValueError):
+            raise UserError(f"{annotation_file}: annotations[{index}] needs image_id, category_id and bbox "
+                            "[x, y, width, height] that refer to listed images and categories") from None
+        if not ann.get("iscrowd", 0):
+            result[image].append(KittiObject(name, x, y, x + w, y + h))
+    result = {image: keep_valid(objects, f"{annotation_file} ({image.name})") for image, objects in result.items()}
+    missing = [str(p) for p in result if not p.is_file()]
+    if missing:
+        raise UserError(f"{annotation_file}: {len(missing)} listed image(s) not found, e.g. {missing[0]}")
+    return result
+
+
+def read_yolo(label_dir, image_dir, class_names):
+    """YOLO txt: `class_index cx cy w h` per line, normalized to the image size (read from the image)."""
+    label_dir = Path(label_dir)
+    result = {}
+    for stem, image in _images_by_stem(image_dir).items():
+        label = label_dir / f"{stem}.txt"
+        objects = []
+        if label.is_file():
+            with Image.open(image) as img:
+                width, height = img.size
+            for number, line in enumerate(label.read_text().splitlines(), start=1):
+                fields = line.split()
+                if not fields:
+                    continue
+                try:
+                    index, cx, cy, w, h = int(fields[0]), *(float(v) for v in fields[1:5])
+                    name = class_names[index]
+                except (ValueError, IndexError):
+                    raise UserError(f"{label}:{number}: a YOLO line is `class_index cx cy w h` with class_index < "
+                                    f"{len(class_names)}: {line.strip()!r}") from None
+                objects.append(KittiObject(name.lower(), (cx - w / 2) * width, (cy - h / 2) * height,
+                                           (cx + w / 2) * width, (cy + h / 2) * height))
+        result[image] = keep_valid(objects, label)
+    return result
+
+
+def write_kitti_dataset(samples, out_dir):
+    """Write OUT/images and OUT/labels for {image: [KittiObject]}; returns (image_dir, label_dir)."""
+    image_dir, label_dir = Path(out_dir) / "images", Path(out_dir) / "labels"
+    image_dir.mkdir(parents=True, exist_ok=True)
+    for image, objects in samples.items():
+        target = image_dir / image.name
+        if not target.exists():
+            try:
+                os.link(image, target)
+            except OSError:
+                shutil.copy2(image, target)
+        write_kitti(label_dir / f"{image.stem}.txt", objects)
+    return image_dir, label_dir

@@ -1,0 +1,119 @@
+"""Detection metrics: per-class AP at an IoU threshold in TAO's two modes — VOC 11-point (`sample`) and
+all-point interpolation (`integrate`) — and COCO mAP@[.5:.95] from pycocotools. Predictions and ground truth
+are per-image numpy arrays: boxes [N, 4] (x1, y1, x2, y2), labels [N], scores [N] (predictions only)."""
+
+import contextlib
+import io
+
+import numpy as np
+
+
+def iou(box, boxes):
+    ix = np.clip(np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0]), 0, None)
+    iy = np.clip(np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1]), 0, None)
+    inter = ix * iy
+    area = (box[2] - box[0]) * (box[3] - box[1])
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    return inter / np.maximum(area + areas - inter, 1e-9)
+
+
+def precision_recall(predictions, ground_truth, class_id, iou_threshold=0.5):
+    """(precision, recall, num_gt) arrays over predictions of one class sorted by score; each ground-truth box
+    matches at most one prediction (the highest-scored one with IoU >= threshold), others are false positives."""
+    detections, num_gt, matched = [], 0, {}
+    for image, (pred, gt) in enumerate(zip(predictions, ground_truth)):
+        gt_boxes = gt["boxes"][gt["labels"] == class_id]
+        num_gt += len(gt_boxes)
+        matched[image] = np.zeros(len(gt_boxes), bool)
+        keep = pred["labels"] == class_id
+        detections += [(score, image, box) for score, box in zip(pred["scores"][keep], pred["boxes"][keep])]
+    detections.sort(key=lambda d: -d[0])
+    tp = np.zeros(len(detections))
+    for k, (_, image, box) in enumerate(detections):
+        gt_boxes = ground_truth[image]["boxes"][ground_truth[image]["labels"] == class_id]
+        if len(gt_boxes):
+            overlaps = iou(box, gt_boxes)
+            best = int(np.argmax(overlaps))
+            if overlaps[best] >= iou_threshold and not matched[image][best]:
+                matched[image][best] = True
+                tp[k] = 1
+    tp_cum, fp_cum = np.cumsum(tp), np.cumsum(1 - tp)
+    recall = tp_cum / max(num_gt, 1)
+    precision = tp_cum / np.maximum(tp_cum + fp_cum, 1e-9)
+    return precision, recall, num_gt
+
+
+def average_precision(precision, recall, mode="integrate"):
+    """VOC AP. `sample`: mean of the max precision at recall >= 0, 0.1, ..., 1 (11 points);
+    `integrate`: area under the precision envelope (all points)."""
+    if len(precision) == 0:
+        return 0.0
+    if mode == "sample":
+        return float(np.mean([precision[recall >= t].max() if np.any(recall >= t) else 0.0
+                              for t in np.linspace(0, 1, 11)]))
+    r = np.concatenate([[0.0], recall, [1.0]])
+    p = np.concatenate([[0.0], precision, [0.0]])
+    p = np.maximum.accumulate(p[::-1])[::-1]
+    steps = np.nonzero(r[1:] != r[:-1])[0]
+    return float(np.sum((r[steps + 1] - r[steps]) * p[steps + 1]))
+
+
+def voc_map(predictions, ground_truth, class_names, iou_threshold=0.5, mode="integrate"):
+    """{"mAP": mean over classes with ground truth, "per_class": {name: {"AP", "num_gt", "precision", "recall"}}}."""
+    per_class = {}
+    for c, name in enumerate(class_names):
+        precision, recall, num_gt = precision_recall(predictions, ground_truth, c, iou_threshold)
+        per_class[name] = {"AP": average_precision(precision, recall, mode) if num_gt else None, "num_gt": num_gt,
+                           "precision": precision, "recall": recall}
+    scored = [v["AP"] for v in per_class.values() if v["AP"] is not None]
+    return {"mAP": float(np.mean(scored)) if scored else 0.0, "per_class": per_class}
+
+
+def coco_map(predictions, ground_truth, class_names):
+    """COCO mAP@[.5:.95] (and @.5) from pycocotools, on the same boxes."""
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    images, annotations, results = [], [], []
+    for image, (pred, gt) in enumerate(zip(predictions, ground_truth)):
+        images.append({"id": image})
+        for box, label in zip(gt["boxes"], gt["labels"]):
+            x1, y1, x2, y2 = (float(v) for v in box)
+            annotations.append({"id": len(annotations) + 1, "image_id": image, "category_id": int(label),
+                                "bbox": [x1, y1, x2 - x1, y2 - y1], "area": (x2 - x1) * (y2 - y1), "iscrowd": 0})
+        for box, label, score in zip(pred["boxes"], pred["labels"], pred["scores"]):
+            x1, y1, x2, y2 = (float(v) for v in box)
+            results.append({"image_id": image, "category_id": int(label), "bbox": [x1, y1, x2 - x1, y2 - y1],
+                            "score": float(score)})
+    if not annotations or not results:
+        return {"mAP_50_95": 0.0, "mAP_50": 0.0}
+    with contextlib.redirect_stdout(io.StringIO()):
+        truth = COCO()
+        truth.dataset = {"images": images, "annotations": annotations,
+                         "categories": [{"id": i, "name": n} for i, n in enumerate(class_names)]}
+        truth.createIndex()
+        evaluation = COCOeval(truth, truth.loadRes(results), "bbox")
+        evaluation.evaluate()
+        evaluation.accumulate()
+        evaluation.summarize()
+    return {"mAP_50_95": float(evaluation.stats[0]), "mAP_50": float(evaluation.stats[1])}
+
+
+def plot_pr_curves(path, per_class):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ..fileio import atomic_path
+
+    fig, ax = plt.subplots(figsize=(6, 5))
+    for name, v in per_class.items():
+        if v["AP"] is not None:
+            ax.plot(np.concatenate([[0], v["recall"]]), np.concatenate([[1], v["precision"]]),
+                    label=f"{name} (AP {v['AP']:.3f})")
+    ax.set(xlabel="recall", ylabel="precision", xlim=(0, 1), ylim=(0, 1.02), title="precision-recall")
+    ax.legend(loc="lower left")
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+    plt.close(fig)

@@ -1,0 +1,174 @@
+"""DetectNet_v2 (TAO's grid detector): a registered backbone cut at stride 16, a coverage head (one map per class:
+is an object of this class centred around this cell?) and a bbox head (per class, the cell's distances to the
+object's edges). Targets are encoded on the grid; predictions are decoded per class and clustered (DBSCAN or NMS).
+
+The network's outputs are the raw maps, so the exported ONNX holds the same contract: decoding stays outside.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..errors import UserError
+from .registry import build_classifier
+
+STRIDE = 16
+
+
+def trunk_modules(classifier):
+    """The classifier's feature layers in order (ResNet layout, `.features` layout, or EfficientNet-Lite)."""
+    if hasattr(classifier, "layer1"):
+        return [classifier.conv1, classifier.bn1, classifier.relu, classifier.maxpool,
+                classifier.layer1, classifier.layer2, classifier.layer3, classifier.layer4]
+    if hasattr(classifier, "features"):
+        return list(classifier.features)
+    if hasattr(classifier, "_blocks"):
+        return [classifier._stem_pad, classifier._conv_stem, classifier._bn0, classifier.act, *classifier._blocks]
+    raise UserError(f"backbone {type(classifier).__name__} has no feature layers this detector knows how to cut")
+
+
+def stride16_trunk(classifier):
+    """(nn.Sequential of the layers up to output stride 16, its output channels)."""
+    kept, x = [], torch.zeros(1, 3, 64, 64)
+    was_training = classifier.training
+    classifier.eval()
+    with torch.no_grad():
+        for module in trunk_modules(classifier):
+            y = module(x)
+            if y.shape[-1] < 64 // STRIDE:
+                break
+            kept.append(module)
+            x = y
+    classifier.train(was_training)
+    if x.shape[-1] != 64 // STRIDE:
+        raise UserError("the backbone never reaches output stride 16")
+    return nn.Sequential(*kept), x.shape[1]
+
+
+class DetectNetV2(nn.Module):
+    def __init__(self, backbone, num_classes, classifier=None):
+        super().__init__()
+        classifier = classifier if classifier is not None else build_classifier(backbone, 1, 0.0)
+        self.backbone, channels = stride16_trunk(classifier)
+        self.coverage = nn.Conv2d(channels, num_classes, 1)
+        self.bbox = nn.Conv2d(channels, 4 * num_classes, 1)
+        nn.init.constant_(self.coverage.bias, -4.0)  # start near "nothing here": most cells are background
+
+    def forward(self, images):
+        features = self.backbone(images)
+        return torch.sigmoid(self.coverage(features)), self.bbox(features)
+
+
+@dataclass
+class TargetEncoding:
+    coverage_scale: float = 0.6  # fraction of a box's width/height (around its centre) marked as covered
+    bbox_norm: float = 35.0  # edge distances are divided by this (pixels), as TAO's DetectNet_v2 does
+
+
+def encode_targets(targets, num_classes, grid_h, grid_w, encoding):
+    """Coverage [B, C, h, w] (0/1) and bbox [B, 4C, h, w] targets from per-image boxes (input pixels).
+    Smaller boxes are written last, so where objects overlap a cell belongs to the nearer (smaller) one; the cell
+    holding a box centre is always covered, so small objects are never lost between cells."""
+    batch = len(targets)
+    coverage = torch.zeros(batch, num_classes, grid_h, grid_w)
+    bbox = torch.zeros(batch, 4 * num_classes, grid_h, grid_w)
+    centers_x = (torch.arange(grid_w, dtype=torch.float32) + 0.5) * STRIDE
+    centers_y = (torch.arange(grid_h, dtype=torch.float32) + 0.5) * STRIDE
+    for b, target in enumerate(targets):
+        boxes, labels = target["boxes"].detach().float().cpu(), target["labels"].cpu()
+        areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+        for i in torch.argsort(areas, descending=True).tolist():
+            x1, y1, x2, y2 = boxes[i].tolist()
+            c = int(labels[i])
+            cx, cy, half_w, half_h = (x1 + x2) / 2, (y1 + y2) / 2, (x2 - x1) * encoding.coverage_scale / 2, (y2 - y1) * encoding.coverage_scale / 2
+            cols = ((centers_x >= cx - half_w) & (centers_x <= cx + half_w)).nonzero().flatten()
+            rows = ((centers_y >= cy - half_h) & (centers_y <= cy + half_h)).nonzero().flatten()
+            center_col, center_row = min(int(cx // STRIDE), grid_w - 1), min(int(cy // STRIDE), grid_h - 1)
+            cols = torch.unique(torch.cat([cols, torch.tensor([center_col])]))
+            rows = torch.unique(torch.cat([rows, torch.tensor([center_row])]))
+            rr, cc = torch.meshgrid(rows, cols, indexing="ij")
+            coverage[b, c, rr, cc] = 1.0
+            px, py = centers_x[cc], centers_y[rr]
+            edges = torch.stack([px - x1, py - y1, x2 - px, y2 - py]) / encoding.bbox_norm
+            bbox[b, 4 * c:4 * c + 4, rr, cc] = edges
+    return coverage, bbox
+
+
+def detectnet_loss(outputs, targets, encoding, coverage_weight=1.0, bbox_weight=1.0, positive_weight=10.0):
+    """Weighted BCE on coverage (object cells count `positive_weight` times) + L1 on the bbox of covered cells."""
+    coverage, bbox = outputs
+    num_classes, grid_h, grid_w = coverage.shape[1:]
+    cov_t, bbox_t = (t.to(coverage.device) for t in encode_targets(targets, num_classes, grid_h, grid_w, encoding))
+    weight = 1.0 + (positive_weight - 1.0) * cov_t
+    cov_loss = nn.functional.binary_cross_entropy(coverage.float().clamp(1e-6, 1 - 1e-6), cov_t, weight=weight)
+    mask = cov_t.repeat_interleave(4, dim=1)
+    bbox_loss = (nn.functional.l1_loss(bbox.float(), bbox_t, reduction="none") * mask).sum() / mask.sum().clamp(min=1)
+    return coverage_weight * cov_loss + bbox_weight * bbox_loss
+
+
+@dataclass
+class ClusteringSpec:
+    coverage_threshold: float = 0.3
+    method: str = "dbscan"  # or nms
+    eps: float = 0.35  # DBSCAN: boxes closer than this in (1 - IoU) are neighbours
+    min_samples: int = 1  # DBSCAN: a cluster needs this many (coverage-weighted) candidate boxes
+    nms_iou: float = 0.45
+    minimum_height: float = 0.0  # drop boxes lower than this (input pixels)
+
+
+def _iou_matrix(boxes):
+    x1, y1, x2, y2 = (boxes[:, i] for i in range(4))
+    area = (x2 - x1) * (y2 - y1)
+    ix = np.clip(np.minimum(x2[:, None], x2[None]) - np.maximum(x1[:, None], x1[None]), 0, None)
+    iy = np.clip(np.minimum(y2[:, None], y2[None]) - np.maximum(y1[:, None], y1[None]), 0, None)
+    inter = ix * iy
+    return inter / np.maximum(area[:, None] + area[None] - inter, 1e-9)
+
+
+def decode(coverage, bbox, encoding, clustering_per_class):
+    """Per image: (boxes [N, 4], scores [N], labels [N]) in input pixels, from numpy maps [C, h, w] / [4C, h, w]."""
+    from sklearn.cluster import DBSCAN
+    from torchvision.ops import nms
+
+    num_classes, grid_h, grid_w = coverage.shape
+    centers_x = (np.arange(grid_w) + 0.5) * STRIDE
+    centers_y = (np.arange(grid_h) + 0.5) * STRIDE
+    out_boxes, out_scores, out_labels = [], [], []
+    for c in range(num_classes):
+        params = clustering_per_class[c]
+        rows, cols = np.nonzero(coverage[c] > params.coverage_threshold)
+        if rows.size == 0:
+            continue
+        scores = coverage[c, rows, cols]
+        d = bbox[4 * c:4 * c + 4, rows, cols] * encoding.bbox_norm
+        px, py = centers_x[cols], centers_y[rows]
+        boxes = np.stack([px - d[0], py - d[1], px + d[2], py + d[3]], axis=1)
+        valid = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])  # an untrained head can invert edges
+        if not valid.any():
+            continue
+        boxes, scores = boxes[valid], scores[valid]
+        if params.method == "nms":
+            keep = nms(torch.from_numpy(boxes).float(), torch.from_numpy(scores).float(), params.nms_iou).numpy()
+            boxes, scores = boxes[keep], scores[keep]
+        else:
+            labels = DBSCAN(eps=params.eps, min_samples=params.min_samples, metric="precomputed").fit_predict(
+                1.0 - _iou_matrix(boxes), sample_weight=scores / scores.max())
+            merged_boxes, merged_scores = [], []
+            for cluster in set(labels) - {-1}:
+                members = labels == cluster
+                weights = scores[members]
+                merged_boxes.append((boxes[members] * weights[:, None]).sum(0) / weights.sum())
+                merged_scores.append(weights.max())
+            if not merged_boxes:
+                continue
+            boxes, scores = np.array(merged_boxes), np.array(merged_scores)
+        tall = (boxes[:, 3] - boxes[:, 1]) >= params.minimum_height
+        out_boxes.append(boxes[tall])
+        out_scores.append(scores[tall])
+        out_labels.append(np.full(int(tall.sum()), c))
+    if not out_boxes:
+        return np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64)
+    return (np.concatenate(out_boxes).astype(np.float32), np.concatenate(out_scores).astype(np.float32),
+            np.concatenate(out_labels).astype(np.int64))

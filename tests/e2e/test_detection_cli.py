@@ -1,0 +1,86 @@
+"""DetectNet_v2 through the real CLI on tiny synthetic KITTI data: convert, train, evaluate, inference, errors."""
+
+import json
+
+import pytest
+
+from conftest import run_tao
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def detection_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("det")
+    run_tao("detectnet_v2", "generate_sample", "-o", root / "data", "--count", "12,4,4", "--image_size", "64")
+    spec = root / "spec.yaml"
+    spec.write_text(f"""dataset:
+  train: [{{format: kitti, image_dir: {root}/data/train/images, label_dir: {root}/data/train/labels}}]
+  val: [{{format: kitti, image_dir: {root}/data/val/images, label_dir: {root}/data/val/labels}}]
+  test: [{{format: kitti, image_dir: {root}/data/test/images, label_dir: {root}/data/test/labels}}]
+  image_width: 64
+  image_height: 64
+  num_workers: 0
+model: {{backbone: resnet18}}
+postprocessing:
+  default: {{coverage_threshold: 0.2}}
+  per_class: {{star: {{method: nms}}}}
+train: {{num_epochs: 2, batch_size: 4, optimizer: {{name: adamw, lr: 0.002}}}}
+evaluate: {{split: test, batch_size: 4}}
+""")
+    run_tao("detectnet_v2", "dataset_convert", "-d", spec, "-o", root / "converted")
+    run_tao("detectnet_v2", "train", "-e", spec, "-r", root / "run", f"dataset.index={root / 'converted' / 'index.json'}")
+    return root, spec
+
+
+def test_convert_train_evaluate_inference(detection_run):
+    root, spec = detection_run
+    index = json.loads((root / "converted" / "index.json").read_text())
+    assert index["classes"] == ["circle", "square", "star"] and [len(index[s]) for s in ("train", "val", "test")] == [12, 4, 4]
+    stats = json.loads((root / "converted" / "statistics.json").read_text())
+    assert sum(v["boxes"] for k, v in stats["train"].items() if k != "_images") == sum(len(s["objects"]) for s in index["train"])
+    status = [json.loads(line) for line in (root / "run" / "status.json").read_text().splitlines()]
+    assert status[-1]["status"] == "SUCCESS" and "val_mAP" in status[-2]["kpi"]
+    best = root / "run" / "weights" / "best.pth"
+
+    run_tao("detectnet_v2", "evaluate", "-e", spec, "-m", best, "-r", root / "eval", "evaluate.ap_mode=sample")
+    metrics = json.loads((root / "eval" / "evaluation.json").read_text())
+    assert metrics["num_images"] == 4 and metrics["ap_mode"] == "sample" and 0.0 <= metrics["mAP"] <= 1.0
+    assert 0.0 <= metrics["mAP_50_95"] <= 1.0 and set(metrics["per_class"]) == {"circle", "square", "star"}
+    assert (root / "eval" / "pr_curves.png").stat().st_size > 1000
+
+    run_tao("detectnet_v2", "inference", "-e", spec, "-m", best, "-i", root / "data" / "test" / "images",
+            "-r", root / "inf", "inference.min_confidence=0.0")
+    labels = sorted((root / "inf" / "labels").glob("*.txt"))
+    assert len(labels) == 4 and len(list((root / "inf" / "images_annotated").glob("*.jpg"))) == 4
+    for label in labels:  # KITTI lines with a 16th field, the confidence
+        for line in label.read_text().splitlines():
+            fields = line.split()
+            assert len(fields) == 16 and fields[0] in index["classes"] and 0.0 <= float(fields[15]) <= 1.0
+
+
+def test_voc_source_and_user_errors(detection_run, tmp_path):
+    root, spec = detection_run
+    (tmp_path / "voc").mkdir()
+    for image in sorted((root / "data" / "val" / "images").glob("*.jpg")):
+        (tmp_path / "voc" / f"{image.stem}.xml").write_text(
+            f"<annotation><filename>{image.name}</filename><object><name>RBC</name><bndbox><xmin>1</xmin>"
+            "<ymin>2</ymin><xmax>30</xmax><ymax>40</ymax></bndbox></object></annotation>")
+    voc_spec = tmp_path / "voc.yaml"
+    voc_spec.write_text(f"dataset:\n  train: [{{format: voc, image_dir: {root}/data/val/images, label_dir: {tmp_path}/voc}}]\n")
+    run_tao("detectnet_v2", "dataset_convert", "-d", voc_spec, "-o", tmp_path / "out")
+    assert len(list((tmp_path / "out" / "kitti" / "labels").glob("*.txt"))) == 4
+    assert "rbc 0.00 0 0.00 1.00 2.00 30.00 40.00" in (tmp_path / "out" / "kitti" / "labels" / "0000.txt").read_text()
+
+    bad = root / "data" / "train" / "labels" / "0003.txt"
+    original = bad.read_text()
+    try:
+        bad.write_text(original + "star 0 0 0 1 2\n")
+        result = run_tao("detectnet_v2", "train", "-e", spec, "-r", tmp_path / "r", check=False)
+        line = len(original.splitlines()) + 1
+        assert result.returncode == 2 and f"0003.txt:{line}: a KITTI label line has 15 fields" in result.stdout
+    finally:
+        bad.write_text(original)
+    result = run_tao("detectnet_v2", "evaluate", "-e", spec, "-m", root / "run" / "weights" / "best.pth",
+                     "postprocessing.per_class={star: {eps2: 1}}", check=False)
+    assert result.returncode == 2 and "postprocessing.per_class.star.eps2: unknown key" in result.stdout
