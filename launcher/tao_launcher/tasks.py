@@ -39,6 +39,8 @@ TASKS = {
                 "train": "Train from a spec: -e SPEC [-r RESULTS_DIR] [key=value ...]",
                 "evaluate": "mAP (VOC 11-point/integrate, COCO), per-class AP, PR curves: -e SPEC -m MODEL",
                 "inference": "Annotated images + KITTI labels: -e SPEC -m MODEL [-i IMAGE_DIR]",
+                "prune": "TAO-style threshold pruning (output heads kept): -m MODEL -o OUT [-pth 0.1] ...",
+                "export": "ONNX export with the decoding contract, optional INT8: -m MODEL -o OUT.onnx [--data_type int8]",
                 "generate_sample": "Write a small synthetic KITTI detection dataset: -o DIR",
             },
         ),

@@ -24,7 +24,7 @@ def detection_run(tmp_path_factory):
 model: {{backbone: resnet18}}
 postprocessing:
   default: {{coverage_threshold: 0.2}}
-  per_class: {{star: {{method: nms}}}}
+  per_class: {{star: {{method: dbscan}}}}
 train: {{num_epochs: 2, batch_size: 4, optimizer: {{name: adamw, lr: 0.002}}}}
 evaluate: {{split: test, batch_size: 4}}
 """)
@@ -84,3 +84,31 @@ def test_voc_source_and_user_errors(detection_run, tmp_path):
     result = run_tao("detectnet_v2", "evaluate", "-e", spec, "-m", root / "run" / "weights" / "best.pth",
                      "postprocessing.per_class={star: {eps2: 1}}", check=False)
     assert result.returncode == 2 and "postprocessing.per_class.star.eps2: unknown key" in result.stdout
+
+
+def test_prune_retrain_export_int8_and_evaluate_onnx(detection_run, tmp_path):
+    root, spec = detection_run
+    best = root / "run" / "weights" / "best.pth"
+    run_tao("detectnet_v2", "prune", "-m", best, "-o", tmp_path / "pruned" / "model.pth", "-pth", "0.95", "-nf", "8")
+    report = json.loads((tmp_path / "pruned" / "prune_report.json").read_text())
+    assert report["macs_after"] < report["macs_before"]
+    heads = {row["layer"]: row for row in report["layers"] if row["layer"] in ("coverage", "bbox")}
+    assert heads["coverage"]["after"] == 3 and heads["bbox"]["after"] == 12  # output heads are never pruned
+    index = root / "converted" / "index.json"
+    run_tao("detectnet_v2", "train", "-e", spec, "-r", tmp_path / "retrain", f"dataset.index={index}",
+            f"model.pruned_model={tmp_path / 'pruned' / 'model.pth'}", "train.num_epochs=1")
+    retrained = tmp_path / "retrain" / "weights" / "best.pth"
+    run_tao("detectnet_v2", "export", "-m", retrained, "-o", tmp_path / "m.onnx", "-e", spec)
+    contract = json.loads((tmp_path / "m.onnx.json").read_text())
+    assert [o["name"] for o in contract["outputs"]] == ["coverage", "bbox"] and contract["outputs"][1]["shape"][1] == 12
+    assert "postprocessing" in contract and contract["encoding"]["bbox_norm"] == 35.0
+    run_tao("detectnet_v2", "export", "-m", retrained, "-o", tmp_path / "m_int8.onnx", "-e", spec, "--data_type", "int8",
+            "--cal_image_dir", root / "data" / "train" / "images", "--cal_cache_file", tmp_path / "cal.bin",
+            "--batches", "2", "--batch_size", "4")
+    assert (tmp_path / "cal.bin").read_text().startswith("TRT-")
+    for model, kind in ((retrained, "pytorch"), (tmp_path / "m.onnx", "onnx-fp32"), (tmp_path / "m_int8.onnx", "onnx-int8")):
+        run_tao("detectnet_v2", "evaluate", "-e", spec, "-m", model, "-r", tmp_path / kind, f"dataset.index={index}")
+        metrics = json.loads((tmp_path / kind / "evaluation.json").read_text())
+        assert metrics["model_kind"] == kind and 0.0 <= metrics["mAP"] <= 1.0
+    fp32, pytorch = (json.loads((tmp_path / k / "evaluation.json").read_text())["mAP"] for k in ("onnx-fp32", "pytorch"))
+    assert abs(fp32 - pytorch) < 1e-6  # the exported model detects what the checkpoint detects

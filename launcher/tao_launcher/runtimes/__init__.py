@@ -22,7 +22,7 @@ def choose_runtime(requested="auto", worker="cv"):
         if requested == "docker":
             raise LauncherError("--runtime docker was asked for but TAO_DOCKER_DISABLE is set; unset it")
         return LocalRuntime(), "local (TAO_DOCKER_DISABLE is set)", False
-    from .docker import DockerRuntime, connect, image_present, missing_image_message
+    from .docker import DockerRuntime, connect, image_present
 
     client, why_not = connect()
     image = image_for(worker)

@@ -13,11 +13,13 @@ def count_params(model):
 
 @torch.no_grad()
 def count_macs(model, image_size, device="cpu"):
-    """Multiply-accumulates of one forward pass at batch 1 (FlopCounterMode counts 2 FLOPs per MAC)."""
+    """Multiply-accumulates of one forward pass at batch 1 (FlopCounterMode counts 2 FLOPs per MAC);
+    `image_size`: a side (square input) or (height, width)."""
+    height, width = image_size if isinstance(image_size, (tuple, list)) else (image_size, image_size)
     was_training = model.training
     model.eval()
     with FlopCounterMode(display=False) as counter:
-        model(torch.zeros(1, 3, image_size, image_size, device=device))
+        model(torch.zeros(1, 3, height, width, device=device))
     model.train(was_training)
     return counter.get_total_flops() // 2
 

@@ -39,15 +39,17 @@ def _method(name):
             "percentile": CalibrationMethod.Percentile}[name]
 
 
-def first_and_last_layers(onnx_path):
-    """Names of the first convolution and the last weighted layer (the classifier) of a graph."""
+def first_and_last_layers(onnx_path, heads=1):
+    """Names of the first convolution and the last `heads` weighted layers (the classifier, or a detector's
+    output heads) of a graph."""
     import onnx
 
     weighted = [n.name for n in onnx.load(str(onnx_path)).graph.node if n.op_type in ("Conv", "Gemm", "MatMul")]
-    return sorted({weighted[0], weighted[-1]}) if weighted else []
+    return sorted({weighted[0], *weighted[-heads:]}) if weighted else []
 
 
-def quantize_qdq(fp32_path, output, batches, input_name, method="minmax", target="onnxruntime", fp32_ends=False):
+def quantize_qdq(fp32_path, output, batches, input_name, method="minmax", target="onnxruntime", fp32_ends=False,
+                 heads=1):
     """Static INT8 Q/DQ quantization with per-channel int8 weights.
 
     target 'onnxruntime': asymmetric uint8 activations (U8S8), the fast path of ORT's x86 CPU kernels;
@@ -66,7 +68,7 @@ def quantize_qdq(fp32_path, output, batches, input_name, method="minmax", target
         quantize_static(prepared, str(tmp), ImageBatches(batches, input_name), quant_format=QuantFormat.QDQ,
                         activation_type=QuantType.QInt8 if symmetric else QuantType.QUInt8,
                         weight_type=QuantType.QInt8, per_channel=True, calibrate_method=_method(method),
-                        nodes_to_exclude=first_and_last_layers(prepared) if fp32_ends else [],
+                        nodes_to_exclude=first_and_last_layers(prepared, heads) if fp32_ends else [],
                         extra_options={"ActivationSymmetric": symmetric, "WeightSymmetric": True})
 
 

@@ -111,7 +111,7 @@ def detectnet_loss(outputs, targets, encoding, coverage_weight=1.0, bbox_weight=
 @dataclass
 class ClusteringSpec:
     coverage_threshold: float = 0.3
-    method: str = "dbscan"  # or nms
+    method: str = "nms"  # or dbscan
     eps: float = 0.35  # DBSCAN: boxes closer than this in (1 - IoU) are neighbours
     min_samples: int = 1  # DBSCAN: a cluster needs this many (coverage-weighted) candidate boxes
     nms_iou: float = 0.45

@@ -83,13 +83,14 @@ def classifier_head(model):
 
 
 def prune_model(model, example_input, *, threshold=0.1, normalizer="max", equalization="union", granularity=8,
-                min_filters=16, excluded_layers=()):
-    """Prune `model` in place; return the per-group decisions [{layers, before, after}]."""
+                min_filters=16, excluded_layers=(), heads=None):
+    """Prune `model` in place; return the per-group decisions [{layers, before, after}].
+    `heads`: output layers whose channels are the task's outputs (never pruned); default the classifier."""
     model.eval()
     excluded = _resolve_layers(model, excluded_layers)
     names = {m: n for n, m in model.named_modules()}
     graph = tp.DependencyGraph().build_dependency(model, example_inputs=example_input)
-    ignored = [classifier_head(model), *excluded]
+    ignored = [*(heads if heads is not None else [classifier_head(model)]), *excluded]
     plans = []
     for group in graph.get_all_groups(ignored_layers=ignored, root_module_types=PRUNABLE):
         root = group[0].dep.target.module

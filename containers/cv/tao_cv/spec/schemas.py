@@ -189,7 +189,7 @@ class DetectNetModelSpec:
 @dataclass
 class ClusteringSpec:
     coverage_threshold: float = spec_field(0.3, min=0.0, max=1.0)
-    method: str = spec_field("dbscan", choices=("dbscan", "nms"))
+    method: str = spec_field("nms", choices=("nms", "dbscan"), help="nms: keep the best-covered box; dbscan: TAO's clustering")
     eps: float = spec_field(0.35, min=0.0, max=1.0, help="DBSCAN: neighbour distance in 1 - IoU")
     min_samples: int = spec_field(1, min=1)
     nms_iou: float = spec_field(0.45, min=0.0, max=1.0)

@@ -15,22 +15,22 @@ from ..data.classification import (ImageClassificationDataset, check_images, lis
 from ..data.sample import generate_sample
 from ..data.transforms import eval_transform, train_transform
 from ..download import fetch_state_dict
-from ..engine.checkpoint import model_from_checkpoint, read_checkpoint, save_checkpoint
+from ..engine.checkpoint import model_from_checkpoint, read_checkpoint
 from ..engine.device import pick_device
 from ..engine.evaluator import classification_metrics, collect_logits
 from ..engine.logs import StatusLogger, plot_confusion_matrix
 from ..engine.predictors import load_predictor
-from ..engine.profile import count_macs, count_params
+from ..engine.profile import count_params
 from ..engine.trainer import fit
 from ..errors import UserError
 from ..export.int8 import quantize_qdq, tensor_ranges, top1_agreement, write_trt_cache
 from ..export.onnx_export import INPUT_NAME, attach_contract, contract, export_onnx
 from ..fileio import write_json, write_text
 from ..models import build_classifier, get_backbone
-from ..prune import prune_model
 from ..prune.tao_pruner import classifier_head
 from ..spec import dump_spec, load_spec
 from ..spec.schemas import ClassificationSpec
+from .common import add_export_parser, add_prune_parser, prune_command
 
 console = Console(soft_wrap=True)
 
@@ -204,43 +204,7 @@ def inference(args):
 
 
 def prune(args):
-    payload = read_checkpoint(args.model)
-    model = model_from_checkpoint(payload, rebuild).eval()
-    meta = payload["meta"]
-    size = meta["image_size"]
-    before = {"params": count_params(model), "macs": count_macs(model, size)}
-    widths = {n: m.out_channels if isinstance(m, torch.nn.Conv2d) else m.out_features
-              for n, m in model.named_modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))}
-    groups = prune_model(model, torch.zeros(1, 3, size, size), threshold=args.pruning_threshold,
-                         normalizer=args.normalizer, equalization=args.equalization_criterion,
-                         granularity=args.pruning_granularity, min_filters=args.min_num_filters,
-                         excluded_layers=[x for x in (args.excluded_layers or "").split(",") if x])
-    after = {"params": count_params(model), "macs": count_macs(model, size)}
-    layers = [{"layer": n, "before": widths[n],
-               "after": m.out_channels if isinstance(m, torch.nn.Conv2d) else m.out_features}
-              for n, m in model.named_modules() if n in widths]
-    save_checkpoint(args.output, model, {**meta, "pruned": True})
-    report = {
-        "model": str(args.model), "output": str(args.output),
-        "settings": {"pth": args.pruning_threshold, "normalizer": args.normalizer, "eq": args.equalization_criterion,
-                     "pg": args.pruning_granularity, "nf": args.min_num_filters, "el": args.excluded_layers or ""},
-        "params_before": before["params"], "params_after": after["params"],
-        "macs_before": before["macs"], "macs_after": after["macs"], "image_size": size,
-        "layers": layers, "groups": groups,
-    }
-    report_path = Path(args.output).parent / "prune_report.json"
-    write_json(report_path, report)
-    table = Table(title="pruned layers")
-    for column in ("layer", "channels", "kept"):
-        table.add_column(column)
-    for row in layers:
-        if row["after"] != row["before"]:
-            table.add_row(row["layer"], f"{row['before']} → {row['after']}", f"{row['after'] / row['before']:.0%}")
-    console.print(table)
-    console.print(f"params {before['params'] / 1e6:.2f} M → {after['params'] / 1e6:.2f} M "
-                  f"({after['params'] / before['params'] - 1:+.0%})   MACs {before['macs'] / 1e6:.1f} M → "
-                  f"{after['macs'] / 1e6:.1f} M ({after['macs'] / before['macs'] - 1:+.0%})   "
-                  f"model → {args.output}   report → {report_path}")
+    prune_command(args, rebuild, input_hw=lambda meta: (meta["image_size"],) * 2)
 
 
 def calibration_batches(image_dir, meta, batches, batch_size):
@@ -279,7 +243,8 @@ def export(args):
     meta = payload["meta"]
     output = Path(args.output)
     if args.data_type == "fp32":
-        diff = export_onnx(model, meta, output, opset=spec.export.opset, tolerance=spec.export.check_tolerance)
+        diff = export_onnx(model, output, contract(meta, "fp32"), input_hw=(meta["image_size"],) * 2,
+                           opset=spec.export.opset, tolerance=spec.export.check_tolerance)
         console.print(f"ONNX (fp32, opset {spec.export.opset}) → {output}  (max |ORT - PyTorch| = {diff:.1e}); "
                       f"contract → {output}.json")
         return
@@ -291,7 +256,8 @@ def export(args):
     batches = calibration_batches(cal_dir, meta, args.batches or spec.export.cal_batches,
                                   args.batch_size or spec.export.cal_batch_size)
     fp32 = output.with_name(output.stem + "_fp32.onnx")
-    diff = export_onnx(model, meta, fp32, opset=spec.export.opset, tolerance=spec.export.check_tolerance)
+    diff = export_onnx(model, fp32, contract(meta, "fp32"), input_hw=(meta["image_size"],) * 2,
+                       opset=spec.export.opset, tolerance=spec.export.check_tolerance)
     agreement, fp32_ends = quantize_checked(fp32, output, batches, spec.export)
     attach_contract(output, contract(meta, "int8"))
     console.print(f"ONNX fp32 → {fp32} (max |ORT - PyTorch| = {diff:.1e}); INT8 Q/DQ → {output} "
@@ -336,32 +302,8 @@ def add_subcommands(subparsers):
     p.add_argument("-i", "--image_dir", help="folder of images")
     p.set_defaults(run=inference)
 
-    p = subparsers.add_parser("prune", help="TAO-style threshold pruning of a trained model")
-    p.add_argument("-m", "--model", required=True, help=".pth checkpoint to prune")
-    p.add_argument("-o", "--output", required=True, help="pruned model file (.pth)")
-    p.add_argument("-e", "--experiment_spec", help="accepted for TAO compatibility; the model carries its settings")
-    p.add_argument("-k", "--key", help="accepted for TAO compatibility")
-    p.add_argument("-pth", "--pruning_threshold", type=float, default=0.1)
-    p.add_argument("-n", "--normalizer", choices=("max", "L2"), default="max")
-    p.add_argument("-eq", "--equalization_criterion", default="union",
-                   choices=("union", "intersection", "arithmetic_mean", "geometric_mean"))
-    p.add_argument("-pg", "--pruning_granularity", type=int, default=8)
-    p.add_argument("-nf", "--min_num_filters", type=int, default=16)
-    p.add_argument("-el", "--excluded_layers", default="", help="comma-separated layer names never pruned")
-    p.set_defaults(run=prune)
-
-    p = subparsers.add_parser("export", help="ONNX export; INT8 Q/DQ ONNX and TensorRT calibration cache")
-    p.add_argument("-m", "--model", required=True, help=".pth checkpoint to export")
-    p.add_argument("-o", "--output", required=True, help="output .onnx file")
-    p.add_argument("-e", "--experiment_spec", help="spec (export section, dataset for default calibration images)")
-    p.add_argument("-k", "--key", help="accepted for TAO compatibility")
-    p.add_argument("--data_type", choices=("fp32", "int8"), default="fp32")
-    p.add_argument("--cal_image_dir", help="calibration images (int8)")
-    p.add_argument("--cal_cache_file", help="also write a TensorRT calibration cache here (int8)")
-    p.add_argument("--batches", type=int, help="calibration batches")
-    p.add_argument("--batch_size", type=int, help="calibration batch size")
-    p.add_argument("overrides", nargs="*", help="spec overrides: section.key=value")
-    p.set_defaults(run=export)
+    add_prune_parser(subparsers, prune)
+    add_export_parser(subparsers, export)
 
     p = subparsers.add_parser("generate_sample", help="write a small SYNTHETIC dataset (shapes) for demos and tests")
     p.add_argument("-o", "--output_dir", required=True)

@@ -25,12 +25,15 @@ from ..engine.logs import StatusLogger
 from ..engine.predictors import load_predictor
 from ..engine.trainer import fit
 from ..errors import UserError
+from ..export.int8 import quantize_qdq, tensor_ranges, write_trt_cache
+from ..export.onnx_export import INPUT_NAME, attach_contract, export_onnx
 from ..fileio import write_json
 from ..models import build_classifier, get_backbone
 from ..models.detectnet_v2 import ClusteringSpec as Clustering
 from ..models.detectnet_v2 import DetectNetV2, TargetEncoding, decode, detectnet_loss
 from ..spec import dump_spec, load_spec
 from ..spec.schemas import ClusteringSpec, DetectNetV2Spec
+from .common import add_export_parser, add_prune_parser, prune_command
 
 console = Console(soft_wrap=True)
 TASK = "detectnet_v2"
@@ -290,6 +293,103 @@ def inference(args):
     console.print(f"{total} boxes on {len(images)} images → {results_dir}/labels (KITTI), images_annotated/")
 
 
+def prune(args):
+    # The output heads stay whole: their channels are the classes and box edges (TAO excludes them too).
+    prune_command(args, rebuild, input_hw=lambda meta: (meta["image_height"], meta["image_width"]),
+                  heads=lambda model: [model.coverage, model.bbox])
+
+
+OUTPUT_NAMES = ("coverage", "bbox")
+
+
+def contract(meta, data_type):
+    """What a user needs to run the exported detector outside this tool, decoding included."""
+    h, w, c = meta["image_height"], meta["image_width"], meta["num_classes"]
+    return {
+        "task": TASK, "backbone": meta["backbone"], "class_names": meta["class_names"], "data_type": data_type,
+        "num_classes": c, "image_width": w, "image_height": h, "mean": list(meta["mean"]), "std": list(meta["std"]),
+        "encoding": meta["encoding"], "stride": 16,
+        "input": {"name": INPUT_NAME, "shape": ["batch", 3, h, w], "layout": "NCHW", "color": "RGB"},
+        "outputs": [
+            {"name": "coverage", "shape": ["batch", c, h // 16, w // 16],
+             "meaning": "per class, the probability (sigmoid applied) that an object is centred around this 16x16 cell"},
+            {"name": "bbox", "shape": ["batch", 4 * c, h // 16, w // 16],
+             "meaning": "for class k, channels 4k..4k+3: distances left, top, right, bottom from the cell centre "
+                        "((col + 0.5) * 16, (row + 0.5) * 16) to the box edges, divided by encoding.bbox_norm"}],
+        "preprocessing": "resize to image_width x image_height, scale pixels to [0, 1], subtract mean, divide by std",
+        "postprocessing": "per class: cells with coverage > coverage_threshold give candidate boxes "
+                          "(x1 = cx - left * bbox_norm, y1 = cy - top * bbox_norm, x2 = cx + right * bbox_norm, "
+                          "y2 = cy + bottom * bbox_norm); cluster them (DBSCAN on 1 - IoU with the coverage-weighted "
+                          "mean box, or NMS); boxes are in input pixels: scale x by original_width / image_width "
+                          "and y by original_height / image_height",
+    }
+
+
+def calibration_batches(image_dir, meta, batches, batch_size):
+    paths = sorted(p for p in Path(image_dir).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not paths:
+        raise UserError(f"--cal_image_dir: no images ({', '.join(IMAGE_SUFFIXES)}) in {image_dir}")
+    wanted = min(len(paths), batches * batch_size)
+    chosen = [paths[i] for i in np.linspace(0, len(paths) - 1, wanted).round().astype(int)]
+    loader = make_loader([{"image": str(p), "objects": []} for p in chosen], meta["class_names"], meta, batch_size, 0)
+    return [images.numpy() for images, _ in loader]
+
+
+def coverage_agreement(fp32_path, int8_path, batches, threshold):
+    """IoU of the cells the FP32 and the INT8 model mark as covered (coverage > threshold), over all classes."""
+    import onnxruntime as ort
+
+    sessions = [ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]) for p in (fp32_path, int8_path)]
+    both = either = 0
+    for batch in batches:
+        fp32, int8 = (s.run(["coverage"], {INPUT_NAME: batch})[0] > threshold for s in sessions)
+        both += int((fp32 & int8).sum())
+        either += int((fp32 | int8).sum())
+    return both / either if either else 1.0
+
+
+def export(args):
+    spec = load_spec(DetectNetV2Spec, args.experiment_spec, args.overrides)
+    payload = read_checkpoint(args.model)
+    model = model_from_checkpoint(payload, rebuild).eval()
+    meta = payload["meta"]
+    output = Path(args.output)
+    options = dict(input_hw=(meta["image_height"], meta["image_width"]), output_names=OUTPUT_NAMES,
+                   opset=spec.export.opset, tolerance=spec.export.check_tolerance)
+    if args.data_type == "fp32":
+        diff = export_onnx(model, output, contract(meta, "fp32"), **options)
+        console.print(f"ONNX (fp32, opset {spec.export.opset}) → {output}  (max |ORT - PyTorch| = {diff:.1e}); "
+                      f"contract → {output}.json")
+        return
+    train_sources = spec.dataset.train
+    cal_dir = args.cal_image_dir or (train_sources[0].image_dir if train_sources else None)
+    if not cal_dir or not Path(cal_dir).is_dir():
+        raise UserError(f"--data_type int8 needs a folder of calibration images: --cal_image_dir DIR (got {cal_dir})")
+    batches = calibration_batches(cal_dir, meta, args.batches or spec.export.cal_batches,
+                                  args.batch_size or spec.export.cal_batch_size)
+    fp32 = output.with_name(output.stem + "_fp32.onnx")
+    diff = export_onnx(model, fp32, contract(meta, "fp32"), **options)
+    export_spec, threshold = spec.export, spec.postprocessing.default.coverage_threshold
+    quantize = dict(method=export_spec.calibration_method, target=export_spec.int8_target, heads=2)
+    fp32_ends = export_spec.int8_fp32_first_last == "always"
+    quantize_qdq(fp32, output, batches, INPUT_NAME, fp32_ends=fp32_ends, **quantize)
+    agreement = coverage_agreement(fp32, output, batches, threshold)
+    if export_spec.int8_fp32_first_last == "auto" and agreement < export_spec.int8_min_agreement:
+        console.print(f"INT8 with every layer quantized marks {agreement:.1%} of FP32's covered cells (IoU) "
+                      f"(< export.int8_min_agreement): re-quantizing with the first conv and the heads kept FP32")
+        fp32_ends = True
+        quantize_qdq(fp32, output, batches, INPUT_NAME, fp32_ends=True, **quantize)
+        agreement = coverage_agreement(fp32, output, batches, threshold)
+    attach_contract(output, contract(meta, "int8"))
+    console.print(f"ONNX fp32 → {fp32} (max |ORT - PyTorch| = {diff:.1e}); INT8 Q/DQ → {output} "
+                  f"({sum(len(b) for b in batches)} calibration images from {cal_dir}); covered-cell IoU with FP32 "
+                  f"{agreement:.1%}{' (first conv and heads kept FP32)' if fp32_ends else ''}")
+    if args.cal_cache_file:
+        amax = tensor_ranges(fp32, batches, INPUT_NAME, export_spec.calibration_method)
+        write_trt_cache(args.cal_cache_file, amax)
+        console.print(f"TensorRT calibration cache ({len(amax)} tensors) → {args.cal_cache_file}")
+
+
 def generate(args):
     counts = [int(x) for x in args.count.split(",")]
     if len(counts) != 3 or min(counts) < 1:
@@ -327,6 +427,8 @@ def build_parser(prog=f"tao {TASK}"):
     p.add_argument("-m", "--model", help=".pth checkpoint or .onnx model")
     p.add_argument("-i", "--image_dir", help="folder of images")
     p.set_defaults(run=inference)
+    add_prune_parser(sub, prune)
+    add_export_parser(sub, export)
     p = sub.add_parser("generate_sample", help="write a small SYNTHETIC KITTI detection dataset for demos and tests")
     p.add_argument("-o", "--output_dir", required=True)
     p.add_argument("--count", default="80,20,20", help="images in train,val,test")

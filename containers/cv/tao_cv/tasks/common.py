@@ -1,0 +1,91 @@
+"""Subcommands that every task shares — `prune` and the `export` flags — written once. A task passes what is
+specific to it (how to rebuild its model, its input size, its output heads)."""
+
+from pathlib import Path
+
+import torch
+from rich.console import Console
+from rich.table import Table
+
+from ..engine.checkpoint import model_from_checkpoint, read_checkpoint, save_checkpoint
+from ..engine.profile import count_macs, count_params
+from ..fileio import write_json
+from ..prune import prune_model
+
+console = Console(soft_wrap=True)
+
+
+def prune_command(args, rebuild, input_hw, heads=None):
+    """TAO-style pruning of a checkpoint: a pruned checkpoint (retrain it) and `prune_report.json` beside it.
+    `input_hw(meta) -> (h, w)`; `heads(model) -> [modules]` whose outputs are the task's (never pruned)."""
+    payload = read_checkpoint(args.model)
+    model = model_from_checkpoint(payload, rebuild).eval()
+    meta = payload["meta"]
+    height, width = input_hw(meta)
+    example = torch.zeros(1, 3, height, width)
+    before = {"params": count_params(model), "macs": count_macs(model, (height, width))}
+    widths = {n: m.out_channels if isinstance(m, torch.nn.Conv2d) else m.out_features
+              for n, m in model.named_modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))}
+    groups = prune_model(model, example, threshold=args.pruning_threshold, normalizer=args.normalizer,
+                         equalization=args.equalization_criterion, granularity=args.pruning_granularity,
+                         min_filters=args.min_num_filters,
+                         excluded_layers=[x for x in (args.excluded_layers or "").split(",") if x],
+                         heads=heads(model) if heads else None)
+    after = {"params": count_params(model), "macs": count_macs(model, (height, width))}
+    layers = [{"layer": n, "before": widths[n],
+               "after": m.out_channels if isinstance(m, torch.nn.Conv2d) else m.out_features}
+              for n, m in model.named_modules() if n in widths]
+    save_checkpoint(args.output, model, {**meta, "pruned": True})
+    report = {
+        "model": str(args.model), "output": str(args.output),
+        "settings": {"pth": args.pruning_threshold, "normalizer": args.normalizer, "eq": args.equalization_criterion,
+                     "pg": args.pruning_granularity, "nf": args.min_num_filters, "el": args.excluded_layers or ""},
+        "params_before": before["params"], "params_after": after["params"],
+        "macs_before": before["macs"], "macs_after": after["macs"], "input_hw": [height, width],
+        "layers": layers, "groups": groups,
+    }
+    report_path = Path(args.output).parent / "prune_report.json"
+    write_json(report_path, report)
+    table = Table(title="pruned layers")
+    for column in ("layer", "channels", "kept"):
+        table.add_column(column)
+    for row in layers:
+        if row["after"] != row["before"]:
+            table.add_row(row["layer"], f"{row['before']} → {row['after']}", f"{row['after'] / row['before']:.0%}")
+    console.print(table)
+    console.print(f"params {before['params'] / 1e6:.2f} M → {after['params'] / 1e6:.2f} M "
+                  f"({after['params'] / before['params'] - 1:+.0%})   MACs {before['macs'] / 1e6:.1f} M → "
+                  f"{after['macs'] / 1e6:.1f} M ({after['macs'] / before['macs'] - 1:+.0%})   "
+                  f"model → {args.output}   report → {report_path}")
+    return report
+
+
+def add_prune_parser(subparsers, run):
+    p = subparsers.add_parser("prune", help="TAO-style threshold pruning of a trained model")
+    p.add_argument("-m", "--model", required=True, help=".pth checkpoint to prune")
+    p.add_argument("-o", "--output", required=True, help="pruned model file (.pth)")
+    p.add_argument("-e", "--experiment_spec", help="accepted for TAO compatibility; the model carries its settings")
+    p.add_argument("-k", "--key", help="accepted for TAO compatibility")
+    p.add_argument("-pth", "--pruning_threshold", type=float, default=0.1)
+    p.add_argument("-n", "--normalizer", choices=("max", "L2"), default="max")
+    p.add_argument("-eq", "--equalization_criterion", default="union",
+                   choices=("union", "intersection", "arithmetic_mean", "geometric_mean"))
+    p.add_argument("-pg", "--pruning_granularity", type=int, default=8)
+    p.add_argument("-nf", "--min_num_filters", type=int, default=16)
+    p.add_argument("-el", "--excluded_layers", default="", help="comma-separated layer names never pruned")
+    p.set_defaults(run=run)
+
+
+def add_export_parser(subparsers, run):
+    p = subparsers.add_parser("export", help="ONNX export; INT8 Q/DQ ONNX and TensorRT calibration cache")
+    p.add_argument("-m", "--model", required=True, help=".pth checkpoint to export")
+    p.add_argument("-o", "--output", required=True, help="output .onnx file")
+    p.add_argument("-e", "--experiment_spec", help="spec (export section, dataset for default calibration images)")
+    p.add_argument("-k", "--key", help="accepted for TAO compatibility")
+    p.add_argument("--data_type", choices=("fp32", "int8"), default="fp32")
+    p.add_argument("--cal_image_dir", help="calibration images (int8)")
+    p.add_argument("--cal_cache_file", help="also write a TensorRT calibration cache here (int8)")
+    p.add_argument("--batches", type=int, help="calibration batches")
+    p.add_argument("--batch_size", type=int, help="calibration batch size")
+    p.add_argument("overrides", nargs="*", help="spec overrides: section.key=value")
+    p.set_defaults(run=run)
