@@ -177,6 +177,8 @@ def _dispatch(options, rest):
         print(f"error: unknown task '{command}'; tasks: {', '.join(TASKS)} (tao --help lists them)", file=sys.stderr)
         return 2
     task = TASKS[command]
+    if task.default_subcommand and len(rest) >= 2 and rest[1].startswith("-") and rest[1] not in ("-h", "--help"):
+        rest = [rest[0], task.default_subcommand, *rest[1:]]
     if len(rest) < 2 or rest[1] in ("-h", "--help"):
         print(_task_help(task))
         return 0 if len(rest) >= 2 else 2

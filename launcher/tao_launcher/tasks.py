@@ -12,6 +12,7 @@ class Task:
     summary: str
     worker: str  # the worker package/image folder under containers/
     subcommands: dict = field(default_factory=dict)  # name -> one-line summary
+    default_subcommand: str | None = None  # `tao <task> -flags` means this subcommand (TAO's `tao augment -e`)
 
 
 TASKS = {
@@ -43,6 +44,14 @@ TASKS = {
                 "export": "ONNX export with the decoding contract, optional INT8: -m MODEL -o OUT.onnx [--data_type int8]",
                 "generate_sample": "Write a small synthetic KITTI detection dataset: -o DIR",
             },
+        ),
+        Task(
+            name="augment",
+            summary="Offline augmentation of KITTI detection data: rotation (box refinement), shear, flip, "
+                    "translation, hue/saturation, contrast, brightness, blur.",
+            worker="cv",
+            subcommands={"generate": "Augment every image, write images + adjusted KITTI labels: -e SPEC [-o OUT_DIR]"},
+            default_subcommand="generate",
         ),
     ]
 }

@@ -112,3 +112,20 @@ def test_prune_retrain_export_int8_and_evaluate_onnx(detection_run, tmp_path):
         assert metrics["model_kind"] == kind and 0.0 <= metrics["mAP"] <= 1.0
     fp32, pytorch = (json.loads((tmp_path / k / "evaluation.json").read_text())["mAP"] for k in ("onnx-fp32", "pytorch"))
     assert abs(fp32 - pytorch) < 1e-6  # the exported model detects what the checkpoint detects
+
+
+def test_offline_augment_writes_images_and_labels(detection_run, tmp_path):
+    root, _ = detection_run
+    spec = tmp_path / "augment.yaml"
+    spec.write_text(f"""dataset: {{image_dir: {root}/data/val/images, label_dir: {root}/data/val/labels}}
+spatial: {{rotation: {{angle: 10}}, flip: {{horizontal: true}}}}
+color: {{brightness: {{offset: 15}}}}
+blur: {{size: 3, std: 0.5}}
+""")
+    result = run_tao("augment", "-e", spec, "-o", tmp_path / "out")  # TAO's spelling, no subcommand
+    assert "augmented 4 images" in result.stdout
+    assert len(list((tmp_path / "out" / "images").glob("*.jpg"))) == 4
+    labels = sorted((tmp_path / "out" / "labels").glob("*.txt"))
+    assert len(labels) == 4 and all(len(line.split()) == 15 for f in labels for line in f.read_text().splitlines())
+    result = run_tao("augment", "-e", spec, check=False)
+    assert result.returncode == 2 and "pass -o OUTPUT_DIR" in result.stdout

@@ -230,3 +230,83 @@ class DetectNetV2Spec:
     inference: DetectionInferenceSpec = spec_field(DetectionInferenceSpec)
     export: ExportSpec = spec_field(ExportSpec)
     prune: PruneSpec = spec_field(PruneSpec)
+
+
+# ---------------------------------------------------------------- offline augmentation (tao augment)
+
+@dataclass
+class RotationSpec:
+    angle: float = spec_field(0.0, min=-180.0, max=180.0, help="degrees, counter-clockwise")
+    refine_box: bool = spec_field(True, help="box of the rotated inscribed ellipse instead of the rotated corners")
+
+
+@dataclass
+class ShearSpec:
+    shear_ratio_x: float = spec_field(0.0, min=-1.0, max=1.0)
+    shear_ratio_y: float = spec_field(0.0, min=-1.0, max=1.0)
+
+
+@dataclass
+class FlipSpec:
+    horizontal: bool = spec_field(False)
+    vertical: bool = spec_field(False)
+
+
+@dataclass
+class TranslationSpec:
+    translate_x: float = spec_field(0.0, help="pixels")
+    translate_y: float = spec_field(0.0, help="pixels")
+
+
+@dataclass
+class SpatialSpec:
+    rotation: RotationSpec = spec_field(RotationSpec)
+    shear: ShearSpec = spec_field(ShearSpec)
+    flip: FlipSpec = spec_field(FlipSpec)
+    translation: TranslationSpec = spec_field(TranslationSpec)
+
+
+@dataclass
+class HueSaturationSpec:
+    hue_rotation_angle: float = spec_field(0.0, min=-360.0, max=360.0, help="degrees")
+    saturation_shift: float = spec_field(1.0, min=0.0, help="saturation multiplier")
+
+
+@dataclass
+class ContrastSpec:
+    contrast: float = spec_field(0.0, min=-1.0, help="out = (in - center) * (1 + contrast) + center")
+    center: float = spec_field(127.5, min=0.0, max=255.0)
+
+
+@dataclass
+class BrightnessSpec:
+    offset: float = spec_field(0.0, min=-255.0, max=255.0, help="added to every channel (0-255 scale)")
+
+
+@dataclass
+class ColorSpec:
+    hue_saturation: HueSaturationSpec = spec_field(HueSaturationSpec)
+    contrast: ContrastSpec = spec_field(ContrastSpec)
+    brightness: BrightnessSpec = spec_field(BrightnessSpec)
+
+
+@dataclass
+class BlurSpec:
+    size: int = spec_field(0, min=0, help="Gaussian kernel size in pixels (0: no blur)")
+    std: float = spec_field(0.0, min=0.0)
+
+
+@dataclass
+class AugmentDatasetSpec:
+    image_dir: str | None = spec_field(None)
+    label_dir: str | None = spec_field(None, help="KITTI labels, one .txt per image")
+
+
+@dataclass
+class AugmentSpec:
+    dataset: AugmentDatasetSpec = spec_field(AugmentDatasetSpec)
+    output_dir: str | None = spec_field(None, help="writes OUTPUT/images and OUTPUT/labels (-o overrides)")
+    spatial: SpatialSpec = spec_field(SpatialSpec)
+    color: ColorSpec = spec_field(ColorSpec)
+    blur: BlurSpec = spec_field(BlurSpec)
+    image_extension: str = spec_field("keep", choices=("keep", "jpg", "png"))
