@@ -3,7 +3,7 @@
 import subprocess
 import sys
 
-from conftest import TAO, run_tao
+from conftest import run_tao
 
 
 def test_launcher_imports_no_ml_library():
