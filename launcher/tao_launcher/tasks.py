@@ -46,6 +46,20 @@ TASKS = {
             },
         ),
         Task(
+            name="retinanet",
+            summary="Object detection, RetinaNet (torchvision) on a ResNet-FPN backbone, same data and flags.",
+            worker="cv",
+            subcommands={
+                "dataset_convert": "Validate data, box statistics, write the training index: -d SPEC -o OUT_DIR",
+                "train": "Train from a spec: -e SPEC [-r RESULTS_DIR] [key=value ...]",
+                "evaluate": "mAP (VOC 11-point/integrate, COCO), per-class AP, PR curves: -e SPEC -m MODEL",
+                "inference": "Annotated images + KITTI labels: -e SPEC -m MODEL [-i IMAGE_DIR]",
+                "prune": "TAO-style threshold pruning (output heads kept): -m MODEL -o OUT [-pth 0.1] ...",
+                "export": "ONNX export with the decoding contract, optional INT8: -m MODEL -o OUT.onnx [--data_type int8]",
+                "generate_sample": "Write a small synthetic KITTI detection dataset: -o DIR",
+            },
+        ),
+        Task(
             name="augment",
             summary="Offline augmentation of KITTI detection data: rotation (box refinement), shear, flip, "
                     "translation, hue/saturation, contrast, brightness, blur.",

@@ -129,3 +129,27 @@ blur: {{size: 3, std: 0.5}}
     assert len(labels) == 4 and all(len(line.split()) == 15 for f in labels for line in f.read_text().splitlines())
     result = run_tao("augment", "-e", spec, check=False)
     assert result.returncode == 2 and "pass -o OUTPUT_DIR" in result.stdout
+
+
+def test_retinanet_shares_the_workflow(detection_run, tmp_path):
+    root, _ = detection_run
+    spec = tmp_path / "retinanet.yaml"
+    spec.write_text((root / "spec.yaml").read_text().split("postprocessing:")[0]
+                    + "train: {num_epochs: 1, batch_size: 4, optimizer: {name: adamw, lr: 0.001}}\n"
+                    + "evaluate: {split: test, batch_size: 4}\n")
+    spec.write_text(spec.read_text().replace("model: {backbone: resnet18}", "model: {backbone: resnet18, fpn_channels: 16}"))
+    index = root / "converted" / "index.json"
+    run_tao("retinanet", "train", "-e", spec, "-r", tmp_path / "run", f"dataset.index={index}")
+    best = tmp_path / "run" / "weights" / "best.pth"
+    run_tao("retinanet", "export", "-m", best, "-o", tmp_path / "m.onnx", "-e", spec)
+    assert json.loads((tmp_path / "m.onnx.json").read_text())["outputs"][0]["name"] == "cls_logits"
+    results = {}
+    for model, kind in ((best, "pytorch"), (tmp_path / "m.onnx", "onnx-fp32")):
+        run_tao("retinanet", "evaluate", "-e", spec, "-m", model, "-r", tmp_path / kind, f"dataset.index={index}",
+                "postprocessing.score_threshold=0.01")
+        results[kind] = json.loads((tmp_path / kind / "evaluation.json").read_text())
+    # near-threshold scores may reorder by float rounding between ORT and PyTorch: equal up to that
+    assert results["pytorch"]["mAP"] == pytest.approx(results["onnx-fp32"]["mAP"], abs=5e-3)
+    run_tao("retinanet", "inference", "-e", spec, "-m", tmp_path / "m.onnx", "-i", root / "data" / "test" / "images",
+            "-r", tmp_path / "inf")
+    assert len(list((tmp_path / "inf" / "labels").glob("*.txt"))) == 4

@@ -73,3 +73,20 @@ def test_detectnet_outputs_are_stride_16_maps():
     for backbone in ("resnet18", "efficientnet_lite0"):
         coverage, bbox = DetectNetV2(backbone, 3)(torch.zeros(2, 3, 96, 128))
         assert coverage.shape == (2, 3, 6, 8) and bbox.shape == (2, 12, 6, 8)
+
+
+def test_retinanet_outputs_match_its_anchors_and_decode_back():
+    from tao_cv.models.retinanet import RetinaNetDetector, decode as retina_decode
+
+    model = RetinaNetDetector("resnet18", 2, 96, 128, fpn_channels=16).eval()
+    cls_logits, regression = model(torch.zeros(1, 3, 96, 128))
+    anchors = model.anchors()
+    assert cls_logits.shape == (1, len(anchors), 2) and regression.shape == (1, len(anchors), 4)
+    box = torch.tensor([[30.0, 20.0, 70.0, 60.0]])
+    index = int(torch.argmax(__import__("torchvision").ops.box_iou(box, anchors)))
+    logits = torch.full((len(anchors), 2), -10.0)
+    logits[index, 1] = 5.0
+    deltas = torch.zeros(len(anchors), 4)
+    deltas[index] = model.net.box_coder.encode_single(box, anchors[index:index + 1])[0]
+    boxes, scores, labels = retina_decode(logits.numpy(), deltas.numpy(), anchors, model.net.box_coder, 96, 128)
+    assert labels.tolist() == [1] and np.allclose(boxes, box.numpy(), atol=1e-3) and scores[0] > 0.99

@@ -232,6 +232,39 @@ class DetectNetV2Spec:
     prune: PruneSpec = spec_field(PruneSpec)
 
 
+# ---------------------------------------------------------------- detection (RetinaNet)
+
+@dataclass
+class RetinaNetModelSpec:
+    backbone: str = spec_field("resnet18", help="a ResNet: resnet18, resnet34, resnet50")
+    pretrained: str | None = spec_field(None, help="'imagenet' (when available), a checkpoint, or a URL")
+    pretrained_sha256: str | None = spec_field(None)
+    pruned_model: str | None = spec_field(None)
+    fpn_channels: int = spec_field(128, min=8)
+    anchor_sizes: list[int] = spec_field([16, 32, 64, 128, 256], min=1, help="base anchor size of P3..P7 (pixels)")
+
+
+@dataclass
+class RetinaNetPostprocessingSpec:
+    score_threshold: float = spec_field(0.05, min=0.0, max=1.0)
+    nms_iou: float = spec_field(0.5, min=0.0, max=1.0)
+    top_k: int = spec_field(1000, min=1, help="candidates kept before NMS")
+    max_detections: int = spec_field(300, min=1)
+
+
+@dataclass
+class RetinaNetSpec:
+    results_dir: str = spec_field("results")
+    dataset: DetectionDatasetSpec = spec_field(DetectionDatasetSpec)
+    model: RetinaNetModelSpec = spec_field(RetinaNetModelSpec)
+    postprocessing: RetinaNetPostprocessingSpec = spec_field(RetinaNetPostprocessingSpec)
+    train: TrainSpec = spec_field(TrainSpec)
+    evaluate: DetectionEvaluateSpec = spec_field(DetectionEvaluateSpec)
+    inference: DetectionInferenceSpec = spec_field(DetectionInferenceSpec)
+    export: ExportSpec = spec_field(ExportSpec)
+    prune: PruneSpec = spec_field(PruneSpec)
+
+
 # ---------------------------------------------------------------- offline augmentation (tao augment)
 
 @dataclass

@@ -1,0 +1,98 @@
+"""RetinaNet (torchvision's) on a registered ResNet backbone with an FPN (P3-P7). `forward` returns the raw head
+outputs, so the exported ONNX holds the whole network; loss and box decoding use torchvision's own RetinaNet
+pieces (focal loss, anchor matching, box coder) around it."""
+
+import numpy as np
+import torch
+from torch import nn
+from torchvision.models.detection.anchor_utils import AnchorGenerator
+from torchvision.models.detection.backbone_utils import BackboneWithFPN
+from torchvision.models.detection.image_list import ImageList
+from torchvision.models.detection.retinanet import RetinaNet, RetinaNetHead
+from torchvision.ops import batched_nms
+from torchvision.ops.feature_pyramid_network import LastLevelP6P7
+
+from ..errors import UserError
+from .registry import build_classifier
+
+RETURN_LAYERS = {"layer2": "0", "layer3": "1", "layer4": "2"}  # strides 8, 16, 32; P6, P7 follow
+
+
+def anchor_generator(sizes):
+    """Three scales per level (2^0, 2^1/3, 2^2/3 of the base size) and three aspect ratios, as in the paper."""
+    return AnchorGenerator(tuple((s, round(s * 2 ** (1 / 3)), round(s * 2 ** (2 / 3))) for s in sizes),
+                           ((0.5, 1.0, 2.0),) * len(sizes))
+
+
+class RetinaNetDetector(nn.Module):
+    def __init__(self, backbone, num_classes, height, width, classifier=None, fpn_channels=128,
+                 anchor_sizes=(16, 32, 64, 128, 256)):
+        super().__init__()
+        classifier = classifier if classifier is not None else build_classifier(backbone, 1, 0.0)
+        if not all(hasattr(classifier, f"layer{i}") for i in (2, 3, 4)):
+            raise UserError(f"retinanet needs a ResNet backbone (resnet18/34/50), not '{backbone}'")
+        with torch.no_grad():  # channel counts of layer2..4 as they are (pruned or not)
+            x = classifier.maxpool(classifier.relu(classifier.bn1(classifier.conv1(torch.zeros(1, 3, 64, 64)))))
+            in_channels = []
+            for i in (1, 2, 3, 4):
+                x = getattr(classifier, f"layer{i}")(x)
+                if i >= 2:
+                    in_channels.append(x.shape[1])
+        body = BackboneWithFPN(classifier, RETURN_LAYERS, in_channels, fpn_channels,
+                               extra_blocks=LastLevelP6P7(fpn_channels, fpn_channels))
+        anchors = anchor_generator(anchor_sizes)
+        head = RetinaNetHead(fpn_channels, anchors.num_anchors_per_location()[0], num_classes)
+        self.net = RetinaNet(body, num_classes, min_size=min(height, width), max_size=max(height, width),
+                             anchor_generator=anchors, head=head)
+        self.height, self.width = height, width
+        self._anchors = {}  # device -> anchors; they depend on the input size only
+
+    def forward(self, images):
+        head = self.net.head(list(self.net.backbone(images).values()))
+        return head["cls_logits"], head["bbox_regression"]
+
+    @torch.no_grad()
+    def anchors(self, device="cpu"):
+        """Anchors [N, 4] (x1, y1, x2, y2, input pixels) in the order of the head outputs, for this input size."""
+        key = str(device)
+        if key not in self._anchors:
+            self._anchors[key] = self._compute_anchors(device)
+        return self._anchors[key]
+
+    def _compute_anchors(self, device):
+        was_training = self.training
+        self.eval()
+        images = torch.zeros(1, 3, self.height, self.width, device=device)
+        features = list(self.net.backbone(images).values())
+        anchors = self.net.anchor_generator(ImageList(images, [(self.height, self.width)]), features)[0]
+        self.train(was_training)
+        return anchors
+
+    def loss(self, images, targets):
+        cls_logits, bbox_regression = self(images)
+        anchors = self.anchors(images.device)
+        losses = self.net.compute_loss(targets, {"cls_logits": cls_logits, "bbox_regression": bbox_regression},
+                                       [anchors] * len(targets))
+        return losses["classification"] + losses["bbox_regression"]
+
+
+def decode(cls_logits, bbox_regression, anchors, box_coder, height, width, score_threshold=0.05, nms_iou=0.5,
+           top_k=1000, max_detections=300):
+    """(boxes, scores, labels) of one image from its raw outputs [N, C] and [N, 4]: sigmoid scores above the
+    threshold, the top k, boxes decoded against the anchors and clipped, class-wise NMS."""
+    logits = torch.as_tensor(np.asarray(cls_logits), dtype=torch.float32)
+    regression = torch.as_tensor(np.asarray(bbox_regression), dtype=torch.float32)
+    num_classes = logits.shape[1]
+    scores = torch.sigmoid(logits).flatten()
+    keep = torch.nonzero(scores > score_threshold).flatten()
+    scores, keep = scores[keep], keep
+    if len(keep) > top_k:
+        scores, order = scores.topk(top_k)
+        keep = keep[order]
+    anchor_index, labels = keep // num_classes, keep % num_classes
+    boxes = box_coder.decode_single(regression[anchor_index], anchors[anchor_index])
+    boxes[:, 0::2] = boxes[:, 0::2].clamp(0, width)
+    boxes[:, 1::2] = boxes[:, 1::2].clamp(0, height)
+    chosen = batched_nms(boxes, scores, labels, nms_iou)[:max_detections]
+    return (boxes[chosen].numpy().astype(np.float32), scores[chosen].numpy().astype(np.float32),
+            labels[chosen].numpy().astype(np.int64))
