@@ -60,3 +60,15 @@ def test_dotted_overrides_are_typed_and_checked():
 def test_missing_spec_file_and_bad_yaml(tmp_path):
     assert "does not exist" in error_of(tmp_path / "nope.yaml")
     assert "not valid YAML" in error_of(write(tmp_path, "train: [unclosed\n"))
+
+
+def test_every_sample_spec_loads_with_its_task_schema():
+    from conftest import ROOT
+    from tao_cv.spec.schemas import AugmentSpec, ClassificationSpec, DetectNetV2Spec, RetinaNetSpec
+
+    schemas = {"classification": ClassificationSpec, "detectnet_v2": DetectNetV2Spec, "retinanet": RetinaNetSpec,
+               "augment": AugmentSpec}
+    specs = sorted((ROOT / "specs").glob("*/*.yaml"))
+    assert {p.parent.name for p in specs} == set(schemas)
+    for path in specs:
+        load_spec(schemas[path.parent.name], path)

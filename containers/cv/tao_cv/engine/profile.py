@@ -33,7 +33,8 @@ def ort_latencies_ms(onnx_paths, image_size, batch_size, rounds=5, runs_per_roun
     """
     import onnxruntime as ort
 
-    batch = np.random.default_rng(0).standard_normal((batch_size, 3, image_size, image_size)).astype(np.float32)
+    height, width = image_size if isinstance(image_size, (tuple, list)) else (image_size, image_size)
+    batch = np.random.default_rng(0).standard_normal((batch_size, 3, height, width)).astype(np.float32)
     times = [[] for _ in onnx_paths]
     for _ in range(rounds):
         for path, samples in zip(onnx_paths, times):

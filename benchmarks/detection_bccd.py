@@ -1,0 +1,162 @@
+"""Detection benchmark on ../shared/data/bccd (Pascal VOC; its published train/val/test split; numbers on test).
+
+For one network, all in one run, through the real `tao <network>` CLI:
+  1. dataset_convert (VOC -> KITTI + index), train (or reuse a finished training run with --unpruned_run);
+  2. export to ONNX and evaluate the ONNX model on test: mAP@0.5 (VOC integrate) per class and overall,
+     COCO mAP@[.5:.95];
+  3. TAO-semantic pruning at the smallest -pth whose MACs fall to --target_macs_ratio, retraining, export,
+     evaluation of the pruned FP32 and its INT8 Q/DQ model;
+  4. ONNX Runtime latency of unpruned / pruned / INT8 at batch 1 and 8, timed side by side.
+Writes benchmarks/results/bccd_<network>.json and prints a markdown table.
+
+  .venv/bin/python benchmarks/detection_bccd.py --network detectnet_v2 --backbone efficientnet_lite0 \
+      --pretrained imagenet --width 480 --height 368 --epochs 20 --retrain_epochs 5
+"""
+
+import argparse
+import copy
+import csv
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from tao_cv.engine.checkpoint import model_from_checkpoint, read_checkpoint
+from tao_cv.engine.profile import count_macs, ort_latencies_ms
+from tao_cv.prune import prune_model
+
+ROOT = Path(__file__).resolve().parents[1]
+BCCD = ROOT.parent / "shared" / "data" / "bccd" / "BCCD"
+TAO = str(Path(sys.executable).parent / "tao")
+
+
+def tao(network, *args):
+    start = time.perf_counter()
+    result = subprocess.run([TAO, network, *map(str, args)], env={**os.environ, "TAO_DOCKER_DISABLE": "1"},
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if result.returncode:
+        sys.exit(f"tao {network} {' '.join(map(str, args))} failed:\n{result.stdout}")
+    return result.stdout, time.perf_counter() - start
+
+
+def evaluate(network, spec, model, out, index):
+    tao(network, "evaluate", "-e", spec, "-m", model, "-r", out, f"dataset.index={index}")
+    metrics = json.loads((Path(out) / "evaluation.json").read_text())
+    return {"mAP_50": round(metrics["mAP"], 4), "coco_mAP_50_95": round(metrics["mAP_50_95"], 4),
+            "per_class_AP_50": {k: round(v["AP"], 4) for k, v in metrics["per_class"].items()}}
+
+
+def pick_threshold(net, checkpoint, hw, target_ratio, steps=10):
+    """Smallest -pth (bisection on [0, 1]) whose pruned MACs are at most target_ratio of the original."""
+    payload = read_checkpoint(checkpoint)
+    base = model_from_checkpoint(payload, net.rebuild).eval()
+    base_macs = count_macs(base, hw)
+    low, high, sweep = 0.0, 1.0, []
+    for _ in range(steps):
+        pth = round((low + high) / 2, 4)
+        model = copy.deepcopy(base)
+        prune_model(model, torch.zeros(1, 3, *hw), threshold=pth, heads=net.heads(model))
+        ratio = count_macs(model, hw) / base_macs
+        sweep.append((pth, round(ratio, 3)))
+        low, high = (low, pth) if ratio <= target_ratio else (pth, high)
+    return high, sorted(sweep)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--network", default="detectnet_v2", choices=("detectnet_v2", "retinanet"))
+    parser.add_argument("--backbone", default="resnet18")
+    parser.add_argument("--pretrained", default=None)
+    parser.add_argument("--width", type=int, default=480)
+    parser.add_argument("--height", type=int, default=368)
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--retrain_epochs", type=int, default=5)
+    parser.add_argument("--batch_size", type=int, default=8)
+    parser.add_argument("--lr", type=float, default=0.002)
+    parser.add_argument("--target_macs_ratio", type=float, default=0.5)
+    parser.add_argument("--work", default=str(ROOT / "benchmarks" / "runs"))
+    parser.add_argument("--unpruned_run", help="a finished `train` results dir of the same settings: measure from there")
+    args = parser.parse_args()
+    if not BCCD.is_dir():
+        sys.exit(f"{BCCD} not found: this benchmark needs ../shared/data/bccd")
+    from tao_cv.tasks import TASKS
+
+    net = TASKS[args.network]
+    work = Path(args.work) / f"bccd_{args.network}"
+    work.mkdir(parents=True, exist_ok=True)
+    spec = work / "spec.yaml"
+    source = (f"{{format: voc, image_dir: {BCCD / 'JPEGImages'}, label_dir: {BCCD / 'Annotations'}, "
+              f"list_file: {BCCD / 'ImageSets' / 'Main'}/SPLIT.txt}}")
+    post = ("postprocessing: {default: {coverage_threshold: 0.3, method: nms, nms_iou: 0.4}}"
+            if args.network == "detectnet_v2" else "postprocessing: {score_threshold: 0.05, nms_iou: 0.5}")
+    spec.write_text(f"""dataset:
+  train: [{source.replace('SPLIT', 'train')}]
+  val: [{source.replace('SPLIT', 'val')}]
+  test: [{source.replace('SPLIT', 'test')}]
+  image_width: {args.width}
+  image_height: {args.height}
+  num_workers: 2
+  augmentation: {{horizontal_flip: 0.5, vertical_flip: 0.5, brightness: 0.1, contrast: 0.1, saturation: 0.1}}
+model: {{backbone: {args.backbone}, pretrained: {args.pretrained or 'null'}}}
+{post}
+train: {{num_epochs: {args.epochs}, batch_size: {args.batch_size}, optimizer: {{name: adamw, lr: {args.lr}, weight_decay: 0.0001}}, lr_scheduler: {{name: cosine, warmup_epochs: 1}}}}
+evaluate: {{split: test, batch_size: 8}}
+export: {{cal_batches: 8, cal_batch_size: 8}}
+""")
+    result = {"network": args.network, "backbone": args.backbone, "pretrained": args.pretrained,
+              "input": [args.width, args.height], "epochs": args.epochs, "retrain_epochs": args.retrain_epochs,
+              "command": " ".join([Path(sys.executable).name, *sys.argv]), "threads": torch.get_num_threads()}
+    tao(args.network, "dataset_convert", "-d", spec, "-o", work / "converted")
+    index = work / "converted" / "index.json"
+    unpruned_run = Path(args.unpruned_run) if args.unpruned_run else work / "unpruned"
+    if not args.unpruned_run:
+        _, seconds = tao(args.network, "train", "-e", spec, "-r", unpruned_run, f"dataset.index={index}")
+        result["train_wall_s"] = round(seconds, 1)
+    log = list(csv.DictReader((unpruned_run / "training_log.csv").open()))
+    result["val_mAP_per_epoch"] = [float(r["val_mAP"]) for r in log]
+    result["train_seconds_per_epoch"] = [float(r["seconds"]) for r in log]
+    best = unpruned_run / "weights" / "best.pth"
+    hw = (args.height, args.width)
+
+    tao(args.network, "export", "-m", best, "-o", work / "unpruned.onnx", "-e", spec)
+    result["unpruned"] = {**evaluate(args.network, spec, work / "unpruned.onnx", work / "eval_unpruned", index),
+                          "macs": count_macs(model_from_checkpoint(read_checkpoint(best), net.rebuild), hw)}
+    pth, sweep = pick_threshold(net, best, hw, args.target_macs_ratio)
+    result["prune"] = {"pth": pth, "sweep_pth_macs_ratio": sweep}
+    tao(args.network, "prune", "-m", best, "-o", work / "pruned" / "model.pth", "-pth", pth)
+    tao(args.network, "train", "-e", spec, "-r", work / "retrain", f"dataset.index={index}",
+        f"model.pruned_model={work / 'pruned' / 'model.pth'}", "model.pretrained=null",
+        f"train.num_epochs={args.retrain_epochs}")
+    retrained = work / "retrain" / "weights" / "best.pth"
+    tao(args.network, "export", "-m", retrained, "-o", work / "pruned.onnx", "-e", spec)
+    pruned_macs = count_macs(model_from_checkpoint(read_checkpoint(retrained), net.rebuild), hw)
+    result["pruned"] = {**evaluate(args.network, spec, work / "pruned.onnx", work / "eval_pruned", index),
+                        "macs": pruned_macs}
+    tao(args.network, "export", "-m", retrained, "-o", work / "pruned_int8.onnx", "-e", spec, "--data_type", "int8",
+        "--cal_image_dir", BCCD / "JPEGImages")
+    result["int8"] = {**evaluate(args.network, spec, work / "pruned_int8.onnx", work / "eval_int8", index),
+                      "macs": pruned_macs}
+    paths = [work / "unpruned.onnx", work / "pruned.onnx", work / "pruned_int8.onnx"]
+    for batch, rounds, runs in ((1, 6, 5), (8, 6, 2)):
+        for key, ms in zip(("unpruned", "pruned", "int8"), ort_latencies_ms(paths, hw, batch, rounds, runs)):
+            result[key][f"b{batch}_ms"] = round(ms, 2)
+    for key in ("pruned", "int8"):
+        result[key]["speedup_b8_vs_unpruned"] = round(result["unpruned"]["b8_ms"] / result[key]["b8_ms"], 2)
+    out = ROOT / "benchmarks" / "results" / f"bccd_{args.network}.json"
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+    print(f"\n| {args.network} | mAP@0.5 | RBC | WBC | Platelets | COCO mAP | MACs | ORT b1 ms | ORT b8 ms |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for key in ("unpruned", "pruned", "int8"):
+        r, ap = result[key], result[key]["per_class_AP_50"]
+        print(f"| {key} | {r['mAP_50']:.3f} | {ap.get('rbc', 0):.3f} | {ap.get('wbc', 0):.3f} | "
+              f"{ap.get('platelets', 0):.3f} | {r['coco_mAP_50_95']:.3f} | {r['macs'] / 1e9:.2f} G | "
+              f"{r['b1_ms']:.1f} | {r['b8_ms']:.1f} |")
+
+
+if __name__ == "__main__":
+    main()
