@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The demo: the whole TAO workflow on generated SYNTHETIC sample data, local runtime, CPU.
 # generate data -> train (ImageNet-pretrained EfficientNet-Lite0) -> evaluate -> prune -> retrain ->
-# export FP32 ONNX -> INT8 Q/DQ ONNX + TensorRT cache -> evaluate the exported models -> inference -> table.
+# export FP32 ONNX -> INT8 Q/DQ ONNX + TensorRT cache -> evaluate the exported models -> inference -> table;
+# then object detection (DetectNet_v2 on synthetic KITTI data): convert -> train -> evaluate -> INT8 -> inference.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup_venv.sh
@@ -32,3 +33,22 @@ done
 step "inference with the INT8 model" $TAO classification inference -e $SPEC -m "$OUT/export/pruned_int8.onnx" \
   -i "$OUT/data/test" -r "$OUT/inference" "$DATA"
 step "summary" .venv/bin/python scripts/demo_table.py "$OUT"
+
+# Object detection: the sample spec's paths are relative to $OUT (data/det/...), so these steps run there.
+DSPEC=$PWD/specs/detectnet_v2/sample.yaml
+DTAO=$PWD/.venv/bin/tao
+(
+  cd "$OUT"
+  [ -d data/det/train ] || step "generate synthetic detection data (KITTI labels)" $DTAO detectnet_v2 generate_sample -o data/det
+  step "dataset_convert: check labels, box statistics, index" $DTAO detectnet_v2 dataset_convert -d "$DSPEC" -o det/index
+  step "train DetectNet_v2 (ImageNet EfficientNet-Lite0 backbone)" $DTAO detectnet_v2 train -e "$DSPEC" -r det/train \
+    dataset.index=det/index/index.json train.num_epochs=${DEMO_DET_EPOCHS:-10}
+  step "export DetectNet_v2 INT8 (Q/DQ ONNX)" $DTAO detectnet_v2 export -e "$DSPEC" -m det/train/weights/best.pth \
+    -o det/export/detectnet_int8.onnx --data_type int8 --cal_image_dir data/det/train/images --batches 4 --batch_size 8
+  for model in det/train/weights/best.pth det/export/detectnet_int8_fp32.onnx det/export/detectnet_int8.onnx; do
+    step "evaluate $model" $DTAO detectnet_v2 evaluate -e "$DSPEC" -m "$model" -r "det/eval/$(basename "$model")" \
+      dataset.index=det/index/index.json
+  done
+  step "inference: annotated images + KITTI labels" $DTAO detectnet_v2 inference -e "$DSPEC" \
+    -m det/export/detectnet_int8.onnx -i data/det/test/images -r det/inference
+)

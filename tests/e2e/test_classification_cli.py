@@ -203,3 +203,16 @@ def test_corrupt_image_fails_with_path_or_is_skipped(tiny_data, tmp_path):
     assert result.returncode == 2 and str(bad) in result.stdout and "dataset.on_bad_image=skip" in result.stdout
     result = run_tao(common[0], common[1], "-e", spec, *common[2:], "dataset.on_bad_image=skip")
     assert f"skipping unreadable image {bad}" in result.stdout
+
+
+def test_sigterm_stops_training_with_a_failure_status(tiny_spec, tmp_path):
+    results = tmp_path / "run"
+    proc = subprocess.Popen([TAO, "classification", "train", "-e", str(tiny_spec), "-r", str(results),
+                             "train.num_epochs=200"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "TAO_DOCKER_DISABLE": "1"})
+    deadline = time.time() + 300
+    while not (results / "status.json").exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 130
+    assert status_records(results)[-1]["status"] == "FAILURE"

@@ -1,6 +1,7 @@
 """Worker entry point: `python -m tao_cv <task> <subcommand> [args]` (what every runtime invokes),
 and `python -m tao_cv info`. User mistakes end with `error: ...` and exit code 2, never a traceback."""
 
+import signal
 import sys
 import traceback
 import warnings
@@ -33,8 +34,14 @@ def _user_message(exc):
     return text
 
 
+def _stop(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
+    # SIGTERM (a scheduler, `kill`) ends a task like Ctrl-C does: the task records FAILURE and exits 130.
+    signal.signal(signal.SIGTERM, _stop)
     from .tasks import TASKS
 
     if not argv or argv[0] in ("-h", "--help"):

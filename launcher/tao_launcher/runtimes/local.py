@@ -35,6 +35,8 @@ class LocalRuntime:
         elif gpus.count not in (None, "all") and "CUDA_VISIBLE_DEVICES" not in env:
             env["CUDA_VISIBLE_DEVICES"] = ",".join(str(i) for i in range(int(gpus.count)))
         proc = subprocess.Popen(self.command(task, subcommand, args), env=env)
+        # SIGTERM to the launcher (a scheduler, `kill`) is passed on: the worker records FAILURE and stops.
+        previous = signal.signal(signal.SIGTERM, lambda signum, frame: proc.send_signal(signal.SIGTERM))
         try:
             return proc.wait()
         except KeyboardInterrupt:
@@ -45,3 +47,5 @@ class LocalRuntime:
                 proc.send_signal(signal.SIGKILL)
                 proc.wait()
                 return 130
+        finally:
+            signal.signal(signal.SIGTERM, previous)
