@@ -42,7 +42,7 @@ DTAO=$PWD/.venv/bin/tao
   [ -d data/det/train ] || step "generate synthetic detection data (KITTI labels)" $DTAO detectnet_v2 generate_sample -o data/det
   step "dataset_convert: check labels, box statistics, index" $DTAO detectnet_v2 dataset_convert -d "$DSPEC" -o det/index
   step "train DetectNet_v2 (ImageNet EfficientNet-Lite0 backbone)" $DTAO detectnet_v2 train -e "$DSPEC" -r det/train \
-    dataset.index=det/index/index.json train.num_epochs=${DEMO_DET_EPOCHS:-10}
+    dataset.index=det/index/index.json train.num_epochs=${DEMO_DET_EPOCHS:-12}
   step "export DetectNet_v2 INT8 (Q/DQ ONNX)" $DTAO detectnet_v2 export -e "$DSPEC" -m det/train/weights/best.pth \
     -o det/export/detectnet_int8.onnx --data_type int8 --cal_image_dir data/det/train/images --batches 4 --batch_size 8
   for model in det/train/weights/best.pth det/export/detectnet_int8_fp32.onnx det/export/detectnet_int8.onnx; do

@@ -67,7 +67,7 @@ def draw_shape(shape, size, rng):
     return image.filter(ImageFilter.GaussianBlur(rng.uniform(0, 0.8)))
 
 
-def draw_scene(size, rng, classes, max_objects=4):
+def draw_scene(size, rng, classes, max_objects=3):
     """A detection scene: 1..max_objects non-overlapping glyphs; returns (image, [(class, x1, y1, x2, y2)])."""
     image = _background(rng, size)
     draw = ImageDraw.Draw(image)
@@ -76,7 +76,7 @@ def draw_scene(size, rng, classes, max_objects=4):
     for _ in range(rng.randint(1, max_objects) * 4):  # tries
         if len(objects) >= max_objects:
             break
-        radius = rng.uniform(0.06, 0.16) * size
+        radius = rng.uniform(0.09, 0.2) * size
         cx, cy = (rng.uniform(radius, size - radius) for _ in range(2))
         box = (cx - radius, cy - radius, cx + radius, cy + radius)
         if any(box[0] < o[3] and o[1] < box[2] and box[1] < o[4] and o[2] < box[3] for o in objects):
@@ -106,7 +106,7 @@ def generate_sample(output_dir, per_class=(60, 20, 20), size=96, classes=SHAPES,
     return counts
 
 
-def generate_detection_sample(output_dir, counts=(80, 20, 20), size=160, classes=("circle", "square", "star"), seed=0):
+def generate_detection_sample(output_dir, counts=(240, 40, 40), size=160, classes=("circle", "square", "star"), seed=0):
     """Write OUTPUT/{train,val,test}/{images,labels} (KITTI labels) of synthetic scenes; returns images per split."""
     from .kitti import KittiObject, write_kitti
 

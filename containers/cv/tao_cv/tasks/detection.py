@@ -395,7 +395,7 @@ def build_parser(net):
     add_export_parser(sub, bind(export))
     p = sub.add_parser("generate_sample", help="write a small SYNTHETIC KITTI detection dataset for demos and tests")
     p.add_argument("-o", "--output_dir", required=True)
-    p.add_argument("--count", default="80,20,20", help="images in train,val,test")
+    p.add_argument("--count", default="240,40,40", help="images in train,val,test")
     p.add_argument("--image_size", type=int, default=160)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(run=bind(generate))
