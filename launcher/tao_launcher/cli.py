@@ -3,6 +3,7 @@ runtime (a worker container, or the worker on this machine) and runs the task th
 `tao info`, `tao list` and `tao stop` look after the runtimes and their containers."""
 
 import argparse
+import os
 import subprocess
 import sys
 
@@ -163,6 +164,9 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `tao ... | head`: the reader left; not an error worth a traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 def _dispatch(options, rest):

@@ -15,6 +15,17 @@ class Task:
     default_subcommand: str | None = None  # `tao <task> -flags` means this subcommand (TAO's `tao augment -e`)
 
 
+# Every detection network offers the same subcommands (one shared task module in the worker).
+DETECTION_SUBCOMMANDS = {
+    "dataset_convert": "Validate data, box statistics, write the training index: -d SPEC -o OUT_DIR",
+    "train": "Train from a spec: -e SPEC [-r RESULTS_DIR] [key=value ...]",
+    "evaluate": "mAP (VOC 11-point/integrate, COCO), per-class AP, PR curves: -e SPEC -m MODEL",
+    "inference": "Annotated images + KITTI labels: -e SPEC -m MODEL [-i IMAGE_DIR]",
+    "prune": "TAO-style threshold pruning (output heads kept): -m MODEL -o OUT [-pth 0.1] ...",
+    "export": "ONNX export with the decoding contract, optional INT8: -m MODEL -o OUT.onnx [--data_type int8]",
+    "generate_sample": "Write a small synthetic KITTI detection dataset: -o DIR",
+}
+
 TASKS = {
     task.name: task
     for task in [
@@ -35,29 +46,13 @@ TASKS = {
             name="detectnet_v2",
             summary="Object detection, TAO's DetectNet_v2 grid detector (KITTI labels; VOC/COCO/YOLO converted).",
             worker="cv",
-            subcommands={
-                "dataset_convert": "Validate data, box statistics, write the training index: -d SPEC -o OUT_DIR",
-                "train": "Train from a spec: -e SPEC [-r RESULTS_DIR] [key=value ...]",
-                "evaluate": "mAP (VOC 11-point/integrate, COCO), per-class AP, PR curves: -e SPEC -m MODEL",
-                "inference": "Annotated images + KITTI labels: -e SPEC -m MODEL [-i IMAGE_DIR]",
-                "prune": "TAO-style threshold pruning (output heads kept): -m MODEL -o OUT [-pth 0.1] ...",
-                "export": "ONNX export with the decoding contract, optional INT8: -m MODEL -o OUT.onnx [--data_type int8]",
-                "generate_sample": "Write a small synthetic KITTI detection dataset: -o DIR",
-            },
+            subcommands=DETECTION_SUBCOMMANDS,
         ),
         Task(
             name="retinanet",
             summary="Object detection, RetinaNet (torchvision) on a ResNet-FPN backbone, same data and flags.",
             worker="cv",
-            subcommands={
-                "dataset_convert": "Validate data, box statistics, write the training index: -d SPEC -o OUT_DIR",
-                "train": "Train from a spec: -e SPEC [-r RESULTS_DIR] [key=value ...]",
-                "evaluate": "mAP (VOC 11-point/integrate, COCO), per-class AP, PR curves: -e SPEC -m MODEL",
-                "inference": "Annotated images + KITTI labels: -e SPEC -m MODEL [-i IMAGE_DIR]",
-                "prune": "TAO-style threshold pruning (output heads kept): -m MODEL -o OUT [-pth 0.1] ...",
-                "export": "ONNX export with the decoding contract, optional INT8: -m MODEL -o OUT.onnx [--data_type int8]",
-                "generate_sample": "Write a small synthetic KITTI detection dataset: -o DIR",
-            },
+            subcommands=DETECTION_SUBCOMMANDS,
         ),
         Task(
             name="augment",

@@ -30,7 +30,7 @@ from ..models import build_classifier, get_backbone
 from ..prune.tao_pruner import classifier_head
 from ..spec import dump_spec, load_spec
 from ..spec.schemas import ClassificationSpec
-from .common import add_export_parser, add_prune_parser, prune_command
+from .common import add_export_parser, add_prune_parser, add_spec_arguments, prune_command
 
 console = Console(soft_wrap=True)
 
@@ -279,25 +279,18 @@ def generate(args):
 
 # ---------------------------------------------------------------- command line
 
-def _common(parser, spec_required):
-    parser.add_argument("-e", "--experiment_spec", required=spec_required, help="spec YAML file")
-    parser.add_argument("-r", "--results_dir", help="output folder (default: the spec's results_dir)")
-    parser.add_argument("-k", "--key", help="accepted for TAO compatibility; models are not encrypted")
-    parser.add_argument("overrides", nargs="*", help="spec overrides: section.key=value")
-
-
 def add_subcommands(subparsers):
     p = subparsers.add_parser("train", help="train or fine-tune from a spec")
-    _common(p, True)
+    add_spec_arguments(p)
     p.set_defaults(run=train)
 
     p = subparsers.add_parser("evaluate", help="accuracy, per-class metrics, confusion matrix")
-    _common(p, True)
+    add_spec_arguments(p)
     p.add_argument("-m", "--model", help=".pth checkpoint or .onnx (FP32 or INT8) model")
     p.set_defaults(run=evaluate)
 
     p = subparsers.add_parser("inference", help="predict a folder of images into a CSV")
-    _common(p, True)
+    add_spec_arguments(p)
     p.add_argument("-m", "--model", help=".pth checkpoint or .onnx model")
     p.add_argument("-i", "--image_dir", help="folder of images")
     p.set_defaults(run=inference)

@@ -60,6 +60,14 @@ def prune_command(args, rebuild, input_hw, heads=None):
     return report
 
 
+def add_spec_arguments(parser, spec_required=True):
+    """-e/-r/-k and `key=value` overrides: the flags of every spec-driven subcommand."""
+    parser.add_argument("-e", "--experiment_spec", required=spec_required, help="spec YAML file")
+    parser.add_argument("-r", "--results_dir", help="output folder (default: the spec's results_dir)")
+    parser.add_argument("-k", "--key", help="accepted for TAO compatibility; models are not encrypted")
+    parser.add_argument("overrides", nargs="*", help="spec overrides: section.key=value")
+
+
 def add_prune_parser(subparsers, run):
     p = subparsers.add_parser("prune", help="TAO-style threshold pruning of a trained model")
     p.add_argument("-m", "--model", required=True, help=".pth checkpoint to prune")

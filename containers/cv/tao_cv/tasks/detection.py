@@ -31,7 +31,7 @@ from ..export.onnx_export import INPUT_NAME, attach_contract, export_onnx
 from ..fileio import write_json
 from ..models import build_classifier, get_backbone
 from ..spec import dump_spec, load_spec
-from .common import add_export_parser, add_prune_parser, prune_command
+from .common import add_export_parser, add_prune_parser, add_spec_arguments, prune_command
 
 console = Console(soft_wrap=True)
 
@@ -359,13 +359,6 @@ def generate(net, args):
 
 # ---------------------------------------------------------------- command line
 
-def _common(parser, spec_required=True):
-    parser.add_argument("-e", "--experiment_spec", required=spec_required, help="spec YAML file")
-    parser.add_argument("-r", "--results_dir", help="output folder (default: the spec's results_dir)")
-    parser.add_argument("-k", "--key", help="accepted for TAO compatibility; models are not encrypted")
-    parser.add_argument("overrides", nargs="*", help="spec overrides: section.key=value")
-
-
 def build_parser(net):
     """The command line of one detection network: every subcommand runs with the network's adapter."""
     parser = argparse.ArgumentParser(prog=f"tao {net.name}", description=net.description)
@@ -380,14 +373,14 @@ def build_parser(net):
     p.add_argument("overrides", nargs="*", help="spec overrides: section.key=value")
     p.set_defaults(run=bind(dataset_convert))
     p = sub.add_parser("train", help="train from a spec")
-    _common(p)
+    add_spec_arguments(p)
     p.set_defaults(run=bind(train))
     p = sub.add_parser("evaluate", help="mAP (VOC sample/integrate, COCO), per-class AP, PR curves")
-    _common(p)
+    add_spec_arguments(p)
     p.add_argument("-m", "--model", help=".pth checkpoint or .onnx model")
     p.set_defaults(run=bind(evaluate))
     p = sub.add_parser("inference", help="annotated images and KITTI labels for a folder of images")
-    _common(p)
+    add_spec_arguments(p)
     p.add_argument("-m", "--model", help=".pth checkpoint or .onnx model")
     p.add_argument("-i", "--image_dir", help="folder of images")
     p.set_defaults(run=bind(inference))
