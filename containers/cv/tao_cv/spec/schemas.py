@@ -220,16 +220,21 @@ class DetectionInferenceSpec:
 
 
 @dataclass
-class DetectNetV2Spec:
+class DetectionSpec:
+    """The sections every detection network shares; a network's spec adds its `model` and `postprocessing`."""
     results_dir: str = spec_field("results")
     dataset: DetectionDatasetSpec = spec_field(DetectionDatasetSpec)
-    model: DetectNetModelSpec = spec_field(DetectNetModelSpec)
-    postprocessing: PostprocessingSpec = spec_field(PostprocessingSpec)
     train: TrainSpec = spec_field(TrainSpec)
     evaluate: DetectionEvaluateSpec = spec_field(DetectionEvaluateSpec)
     inference: DetectionInferenceSpec = spec_field(DetectionInferenceSpec)
     export: ExportSpec = spec_field(ExportSpec)
     prune: PruneSpec = spec_field(PruneSpec)
+
+
+@dataclass
+class DetectNetV2Spec(DetectionSpec):
+    model: DetectNetModelSpec = spec_field(DetectNetModelSpec)
+    postprocessing: PostprocessingSpec = spec_field(PostprocessingSpec)
 
 
 # ---------------------------------------------------------------- detection (RetinaNet)
@@ -253,16 +258,9 @@ class RetinaNetPostprocessingSpec:
 
 
 @dataclass
-class RetinaNetSpec:
-    results_dir: str = spec_field("results")
-    dataset: DetectionDatasetSpec = spec_field(DetectionDatasetSpec)
+class RetinaNetSpec(DetectionSpec):
     model: RetinaNetModelSpec = spec_field(RetinaNetModelSpec)
     postprocessing: RetinaNetPostprocessingSpec = spec_field(RetinaNetPostprocessingSpec)
-    train: TrainSpec = spec_field(TrainSpec)
-    evaluate: DetectionEvaluateSpec = spec_field(DetectionEvaluateSpec)
-    inference: DetectionInferenceSpec = spec_field(DetectionInferenceSpec)
-    export: ExportSpec = spec_field(ExportSpec)
-    prune: PruneSpec = spec_field(PruneSpec)
 
 
 # ---------------------------------------------------------------- offline augmentation (tao augment)
