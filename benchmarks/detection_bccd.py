@@ -103,7 +103,7 @@ def main():
   augmentation: {{horizontal_flip: 0.5, vertical_flip: 0.5, brightness: 0.1, contrast: 0.1, saturation: 0.1}}
 model: {{backbone: {args.backbone}, pretrained: {args.pretrained or 'null'}}}
 {post}
-train: {{num_epochs: {args.epochs}, batch_size: {args.batch_size}, optimizer: {{name: adamw, lr: {args.lr}, weight_decay: 0.0001}}, lr_scheduler: {{name: cosine, warmup_epochs: 1}}}}
+train: {{num_epochs: {args.epochs}, batch_size: {args.batch_size}, optimizer: {{name: adamw, lr: {args.lr}, weight_decay: 0.0001}}, lr_scheduler: {{name: cosine, warmup_epochs: 1}}, resume: false}}
 evaluate: {{split: test, batch_size: 8}}
 export: {{cal_batches: 8, cal_batch_size: 8}}
 """)
