@@ -14,7 +14,6 @@ from rich.table import Table
 from ..data.classification import (ImageClassificationDataset, check_images, list_images, split_samples)
 from ..data.sample import generate_sample
 from ..data.transforms import eval_transform, train_transform
-from ..download import fetch_state_dict
 from ..engine.checkpoint import model_from_checkpoint, read_checkpoint
 from ..engine.device import pick_device
 from ..engine.evaluator import classification_metrics, collect_logits
@@ -30,7 +29,7 @@ from ..models import build_classifier, get_backbone
 from ..prune.tao_pruner import classifier_head
 from ..spec import dump_spec, load_spec
 from ..spec.schemas import ClassificationSpec
-from .common import add_export_parser, add_prune_parser, add_spec_arguments, prune_command
+from .common import add_export_parser, add_prune_parser, add_spec_arguments, load_pretrained, prune_command
 
 console = Console(soft_wrap=True)
 
@@ -51,25 +50,6 @@ def model_meta(spec, class_names):
     }
 
 
-def load_pretrained(model, spec):
-    """Copy every pretrained tensor whose name and shape match; the new head starts fresh (transfer learning)."""
-    source = spec.model.pretrained
-    if source == "imagenet":
-        loader = get_backbone(spec.model.backbone).imagenet_weights
-        state = loader()
-    else:
-        state = fetch_state_dict(source, sha256=spec.model.pretrained_sha256)
-    own = model.state_dict()
-    matched = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
-    if not matched:
-        raise UserError(f"model.pretrained: no tensor of {source} fits backbone '{spec.model.backbone}' "
-                        "(is it a checkpoint of the same backbone?)")
-    model.load_state_dict(matched, strict=False)
-    skipped = sorted(set(own) - set(matched))
-    console.print(f"pretrained: loaded {len(matched)}/{len(own)} tensors from {source}"
-                  + (f"; fresh: {', '.join(skipped[:4])}{' ...' if len(skipped) > 4 else ''}" if skipped else ""))
-
-
 def initial_model(spec, class_names):
     """(model, meta): a pruned model to retrain, or a registry backbone (optionally pretrained)."""
     if spec.model.pruned_model:
@@ -81,7 +61,7 @@ def initial_model(spec, class_names):
         return model_from_checkpoint(payload, rebuild), {**meta, "image_size": spec.dataset.image_size}
     model = build_classifier(spec.model.backbone, len(class_names), spec.model.dropout)
     if spec.model.pretrained:
-        load_pretrained(model, spec)
+        load_pretrained(model, spec.model)
     return model, model_meta(spec, class_names)
 
 

@@ -7,12 +7,38 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
+from ..download import fetch_state_dict
 from ..engine.checkpoint import model_from_checkpoint, read_checkpoint, save_checkpoint
 from ..engine.profile import count_macs, count_params
+from ..errors import UserError
 from ..fileio import write_json
+from ..models import get_backbone
 from ..prune import prune_model
 
 console = Console(soft_wrap=True)
+
+
+def load_pretrained(model, model_spec):
+    """Copy every pretrained tensor whose name and shape match (`model.pretrained`: imagenet, a path or a URL);
+    the rest — a new head — starts fresh: transfer learning."""
+    source = model_spec.pretrained
+    if source == "imagenet":
+        loader = get_backbone(model_spec.backbone).imagenet_weights
+        if loader is None:
+            raise UserError(f"model.pretrained: imagenet — backbone '{model_spec.backbone}' has no ImageNet weights "
+                            "here; give a checkpoint path or URL, or null")
+        state = loader()
+    else:
+        state = fetch_state_dict(source, sha256=model_spec.pretrained_sha256)
+    own = model.state_dict()
+    matched = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    if not matched:
+        raise UserError(f"model.pretrained: no tensor of {source} fits backbone '{model_spec.backbone}' "
+                        "(is it a checkpoint of the same backbone?)")
+    model.load_state_dict(matched, strict=False)
+    skipped = sorted(set(own) - set(matched))
+    console.print(f"pretrained: loaded {len(matched)}/{len(own)} tensors from {source}"
+                  + (f"; fresh: {', '.join(skipped[:4])}{' ...' if len(skipped) > 4 else ''}" if skipped else ""))
 
 
 def prune_command(args, rebuild, input_hw, heads=None):

@@ -18,7 +18,6 @@ from ..data.detection import (SPLITS, DetectionDataset, box_statistics, build_in
                               detection_transform, load_source)
 from ..data.kitti import IMAGE_SUFFIXES, KittiObject, write_kitti
 from ..data.sample import generate_detection_sample
-from ..download import fetch_state_dict
 from ..engine.checkpoint import model_from_checkpoint, read_checkpoint
 from ..engine.detection_metrics import coco_map, plot_pr_curves, voc_map
 from ..engine.device import pick_device
@@ -31,7 +30,7 @@ from ..export.onnx_export import INPUT_NAME, attach_contract, export_onnx
 from ..fileio import write_json
 from ..models import build_classifier, get_backbone
 from ..spec import dump_spec, load_spec
-from .common import add_export_parser, add_prune_parser, add_spec_arguments, prune_command
+from .common import add_export_parser, add_prune_parser, add_spec_arguments, load_pretrained, prune_command
 
 console = Console(soft_wrap=True)
 
@@ -50,17 +49,7 @@ def pretrained_classifier(spec):
     """A registry classifier with the spec's pretrained weights: the detector's backbone is cut from it."""
     classifier = build_classifier(spec.model.backbone, 1, 0.0)
     if spec.model.pretrained:
-        if spec.model.pretrained == "imagenet":
-            loader = get_backbone(spec.model.backbone).imagenet_weights
-            if loader is None:
-                raise UserError(f"model.pretrained: imagenet — backbone '{spec.model.backbone}' has no ImageNet weights here")
-            state = loader()
-        else:
-            state = fetch_state_dict(spec.model.pretrained, spec.model.pretrained_sha256)
-        own = classifier.state_dict()
-        matched = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
-        classifier.load_state_dict(matched, strict=False)
-        console.print(f"pretrained: loaded {len(matched)}/{len(own)} backbone tensors from {spec.model.pretrained}")
+        load_pretrained(classifier, spec.model)
     return classifier
 
 
