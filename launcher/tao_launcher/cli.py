@@ -27,7 +27,9 @@ def _overview():
     lines += ["", "global options:",
               "  --runtime R      auto (default): Docker when an engine runs and the task's image is built, else this",
               "                   machine; docker; local. TAO_DOCKER_DISABLE=1 forces local",
-              "task flags the launcher handles: --gpus N|all, --gpu_index 0,2 (GPUs given to the task)",
+              "task flags the launcher handles: --gpus N|all, --gpu_index 0,2 (GPUs given to the task; train",
+              "                   starts one process per GPU), with train: --num_nodes N --node_rank R",
+              "                   --master_addr A --master_port P (multi-node), --nproc_per_node N (CPU processes)",
               "mounts: ~/.tao_mounts.json (LAUNCHER_MOUNTS=FILE); images: ~/.tao/config.json, TAO_DOCKER_REGISTRY",
               "  --version        print the version",
               "", "docs: README.md and docs/architecture.md in the source tree"]

@@ -1,9 +1,14 @@
 """TAO's GPU flags, `--gpus N|all` and `--gpu_index 0,2`: taken out of a task's arguments by the launcher and
-turned into what the runtime needs (Docker device requests, or CUDA_VISIBLE_DEVICES on this machine)."""
+turned into what the runtime needs (Docker device requests, or CUDA_VISIBLE_DEVICES on this machine). A `train`
+still gets `--gpus COUNT`: the worker starts one process per GPU (torchrun) on the GPUs it was given."""
 
 from dataclasses import dataclass
 
 from .errors import LauncherError
+
+MULTI_PROCESS_SUBCOMMANDS = ("train",)  # subcommands that start one process per GPU
+# The multi-node environment (TAO 6 reads it): passed into the task's container as it is set here.
+DISTRIBUTED_ENV = ("NUM_NODES", "WORLD_SIZE", "NODE_RANK", "MASTER_ADDR", "MASTER_PORT")
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,14 @@ def split_gpu_flags(args):
         raise LauncherError(f"--gpus {count} and --gpu_index {','.join(indices)} disagree: give one, or as many "
                             "indices as GPUs")
     return rest, request
+
+
+def worker_gpu_args(request: GpuRequest, subcommand: str):
+    """The GPU count a multi-process subcommand passes on to the worker (which sees only the GPUs it was given,
+    renumbered from 0), e.g. `--gpu_index 2,3` -> `--gpus 2`."""
+    if subcommand not in MULTI_PROCESS_SUBCOMMANDS or not request.given:
+        return []
+    return ["--gpus", str(len(request.indices)) if request.indices else request.count]
 
 
 def docker_device_requests(request: GpuRequest, nvidia_available: bool):

@@ -50,7 +50,7 @@ TASKS = {
         ),
         Task(
             name="retinanet",
-            summary="Object detection, RetinaNet (torchvision) on a ResNet-FPN backbone, same data and flags.",
+            summary="Object detection, RetinaNet (torchvision) with an FPN on a registered backbone, same data and flags.",
             worker="cv",
             subcommands=DETECTION_SUBCOMMANDS,
         ),

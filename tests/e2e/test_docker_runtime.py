@@ -109,6 +109,20 @@ def test_tasks_run_in_containers_and_write_to_the_host_as_the_user(engine, works
     assert {p.stat().st_uid for p in (exp / "other").rglob("*")} == {4321}
 
 
+def test_multi_process_training_runs_torchrun_inside_the_container(engine, workspace):
+    exp, mounts = workspace
+    code, out = tao("--runtime", "docker", "classification", "generate_sample", "-o", exp / "data",
+                    "--per_class", "6,2,2", "--image_size", "32", mounts=mounts)
+    assert code == 0, out
+    code, out = tao("--runtime", "docker", "classification", "train", "-e", tiny_spec(exp, epochs=1), "-r",
+                    exp / "run", "--nproc_per_node", "2", "train.batch_size=8", mounts=mounts)
+    assert code == 0, out
+    assert "torchrun: 2 process(es) on this node, 1 node(s), 2 in all" in out and out.count("Done.") == 1
+    records = (exp / "run" / "status.json").read_text().splitlines()
+    assert [json.loads(r)["status"] for r in records] == ["STARTED", "RUNNING", "SUCCESS"]
+    assert {path.stat().st_uid for path in (exp / "run").rglob("*")} == {os.getuid()}
+
+
 def test_failures_reach_the_shell_and_bad_paths_start_nothing(engine, workspace, tmp_path):
     exp, mounts = workspace
     spec = tiny_spec(exp, epochs=1)

@@ -58,8 +58,12 @@ def test_local_runtime_turns_gpu_flags_into_visible_devices(monkeypatch):
 
     monkeypatch.setattr(local.subprocess, "Popen", FakePopen)
     assert local.LocalRuntime().run("classification", "train", ["-e", "s.yaml", "--gpu_index", "1,3"]) == 0
-    assert seen["command"][-4:] == ["classification", "train", "-e", "s.yaml"]
+    # train starts one process per given GPU: the worker gets the count, the GPUs are renumbered 0,1 for it
+    assert seen["command"][-6:] == ["classification", "train", "-e", "s.yaml", "--gpus", "2"]
     assert seen["env"]["CUDA_VISIBLE_DEVICES"] == "1,3"
+    assert local.LocalRuntime().run("classification", "evaluate", ["-e", "s.yaml", "--gpu_index", "2"]) == 0
+    assert seen["command"][-4:] == ["classification", "evaluate", "-e", "s.yaml"]
+    assert seen["env"]["CUDA_VISIBLE_DEVICES"] == "2"
 
 
 def test_docker_engine_down_is_a_clear_error_and_auto_falls_back(tmp_path):

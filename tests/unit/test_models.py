@@ -30,3 +30,33 @@ def test_lite0_imagenet_weights_match_the_reference_implementation():
     x = torch.randn(2, 3, 224, 224)
     with torch.no_grad():
         assert torch.allclose(ours(x), reference(x), atol=1e-4)
+
+
+@pytest.mark.parametrize("name", ["resnet18", "efficientnet_lite0", "mobilenet_v2"])
+def test_detectors_cut_any_backbone_at_their_strides(name):
+    from tao_cv.models.detectnet_v2 import DetectNetV2
+    from tao_cv.models.retinanet import RetinaNetDetector
+    from tao_cv.models.trunk import cut_trunk
+
+    trunk, taps = cut_trunk(build_classifier(name, 1, 0.0), (8, 16, 32))
+    x = torch.zeros(1, 3, 96, 128)
+    for index, module in enumerate(trunk):
+        x = module(x)
+        if index in dict(taps):
+            assert x.shape[1] == dict(taps)[index]
+    assert 96 // x.shape[-2] == 32  # the trunk ends at stride 32
+    coverage, bbox = DetectNetV2(name, 3).eval()(torch.zeros(1, 3, 96, 128))
+    assert coverage.shape == (1, 3, 6, 8) and bbox.shape == (1, 12, 6, 8)  # stride 16
+    retinanet = RetinaNetDetector(name, 3, 96, 128, fpn_channels=16).eval()
+    cls_logits, regression = retinanet(torch.zeros(1, 3, 96, 128))
+    # 9 anchors per cell on P3..P7 (strides 8..128) of a 96x128 input
+    cells = sum((96 // s + (96 % s > 0)) * (128 // s + (128 % s > 0)) for s in (8, 16, 32, 64, 128))
+    assert cls_logits.shape == (1, 9 * cells, 3) and regression.shape == (1, 9 * cells, 4)
+    assert retinanet.anchors().shape == (9 * cells, 4)
+
+
+def test_a_backbone_too_shallow_for_a_stride_is_a_clear_error():
+    from tao_cv.models.trunk import cut_trunk
+
+    with pytest.raises(UserError, match=r"never reaches output stride\(s\) \[64\]"):
+        cut_trunk(build_classifier("resnet18", 1, 0.0), (8, 64))

@@ -54,20 +54,42 @@ def main(argv=None):
     if task is None:
         err.print(f"error: unknown task '{argv[0]}'; available: {', '.join(TASKS)}")
         return 2
-    args = task.build_parser(prog=f"tao {argv[0]}").parse_args(argv[1:])
+    parser = task.build_parser(prog=f"tao {argv[0]}")
+    args, unknown = parser.parse_known_args(argv[1:])
+    # `key=value` overrides may come before and after flags (argparse takes one run of positionals only)
+    late = [a for a in unknown if "=" in a and not a.startswith("-")]
+    if late and hasattr(args, "overrides"):
+        args.overrides = [*args.overrides, *late]
+        unknown = [a for a in unknown if a not in late]
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    from .engine import distributed
+
+    worker = distributed.in_worker_process()  # one of several processes torchrun started: the launcher reports
+    distributed.quiet_other_ranks()
     try:
+        if hasattr(args, "nproc_per_node"):  # subcommands that can run on several GPUs/nodes (train)
+            run = distributed.plan(args)
+            if run is not None:
+                return distributed.launch(run, argv)
         args.run(args)
     except UserError as exc:
-        err.print(f"[bold red]error:[/] {_user_message(exc)}", highlight=False)
+        distributed.record_error(_user_message(exc))
+        if not worker:
+            err.print(f"[bold red]error:[/] {_user_message(exc)}", highlight=False)
         return 2
     except KeyboardInterrupt:
-        err.print("interrupted")
+        if not worker:
+            err.print("interrupted")
         return 130
     except Exception as exc:
         traceback.print_exc()
+        distributed.record_error(f"internal error {type(exc).__name__}: {exc} (traceback above)")
         err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc} — this is a bug; please report it "
                   "with the command and the lines above")
         return 1
+    finally:
+        distributed.close()
     return 0
 
 

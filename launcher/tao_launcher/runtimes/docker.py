@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 
 from ..errors import LauncherError
-from ..gpus import docker_device_requests, split_gpu_flags
+from ..gpus import DISTRIBUTED_ENV, docker_device_requests, split_gpu_flags, worker_gpu_args
 from ..images import image_for
 from ..mounts import load_mounts
 from ..paths import PathTranslator, translate_args, translate_spec_text
@@ -85,6 +85,7 @@ class DockerRuntime:
 
         config = load_mounts()
         args, gpus = split_gpu_flags(args)
+        args += worker_gpu_args(gpus, head[1] if len(head) > 1 else "")
         translator = PathTranslator(config.mounts, mounts_path=config.path)
         args, specs = translate_args(args, translator)
         image = image_for(worker)
@@ -105,7 +106,8 @@ class DockerRuntime:
             container = self.client.containers.create(
                 image, command=[*head, *args], labels={LABEL: label},
                 user=options.get("user") or f"{os.getuid()}:{os.getgid()}",
-                environment=config.envs, working_dir=translator.working_dir(), mounts=mounts,
+                environment={**{k: os.environ[k] for k in DISTRIBUTED_ENV if k in os.environ}, **config.envs},
+                working_dir=translator.working_dir(), mounts=mounts,
                 shm_size=options.get("shm_size", DEFAULT_SHM_SIZE),
                 ulimits=[Ulimit(name=name, soft=value, hard=value) for name, value in options.get("ulimits", {}).items()],
                 ports=options.get("ports"), privileged=options.get("privileged", False),

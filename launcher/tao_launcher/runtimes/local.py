@@ -6,7 +6,7 @@ import signal
 import subprocess
 import sys
 
-from ..gpus import split_gpu_flags
+from ..gpus import split_gpu_flags, worker_gpu_args
 from ..tasks import TASKS, WORKER_MODULES
 
 
@@ -34,7 +34,7 @@ class LocalRuntime:
             env["CUDA_VISIBLE_DEVICES"] = ",".join(gpus.indices)
         elif gpus.count not in (None, "all") and "CUDA_VISIBLE_DEVICES" not in env:
             env["CUDA_VISIBLE_DEVICES"] = ",".join(str(i) for i in range(int(gpus.count)))
-        proc = subprocess.Popen(self.command(task, subcommand, args), env=env)
+        proc = subprocess.Popen(self.command(task, subcommand, [*args, *worker_gpu_args(gpus, subcommand)]), env=env)
         # SIGTERM to the launcher (a scheduler, `kill`) is passed on: the worker records FAILURE and stops.
         previous = signal.signal(signal.SIGTERM, lambda signum, frame: proc.send_signal(signal.SIGTERM))
         try:

@@ -1,15 +1,17 @@
-"""Pick the compute device: CUDA when present (or asked for), else CPU."""
+"""Pick the compute device: CUDA when present (or asked for), else CPU. Each torchrun process takes the GPU of
+its local rank."""
 
 import torch
 
 from ..errors import UserError
+from .distributed import local_rank
 
 
 def pick_device(requested="auto"):
     if requested == "cuda" and not torch.cuda.is_available():
         raise UserError("train.device is 'cuda' but no CUDA device is visible (use device=auto or cpu)")
     if requested in ("auto", "cuda") and torch.cuda.is_available():
-        return torch.device("cuda")
+        return torch.device("cuda", local_rank())
     return torch.device("cpu")
 
 

@@ -4,6 +4,10 @@
 weights, status.json, the CSV log and the curves plot. What a task adds is passed in as plain arguments:
 the model, the loaders, a `loss_fn(model, inputs, targets) -> loss` and a `validate(model) -> {metric: value}`
 callable. Targets may be tensors or (lists/dicts of) tensors, e.g. boxes per image for detection.
+
+Under torchrun (see `distributed`) the same loop runs in every process: the model is wrapped in
+DistributedDataParallel, the loader's DistributedSampler is reseeded each epoch, the train loss and image counts
+are summed over ranks, validation runs on rank 0 and its metrics are shared, and only rank 0 writes files.
 """
 
 import math
@@ -15,6 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from ..errors import UserError
+from . import distributed
 from .checkpoint import read_checkpoint, save_checkpoint
 from .device import pick_device
 from .logs import StatusLogger, plot_curves, write_csv
@@ -57,6 +62,16 @@ def build_scheduler(optimizer, spec, steps_per_epoch, num_epochs):
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(step, total, steps_per_epoch, spec))
 
 
+def make_train_loader(dataset, batch_size, num_workers, seed, collate_fn=None, pin_memory=False):
+    """The loader `fit` expects: this rank's shuffled share of `dataset` (DistributedSampler, reseeded per epoch),
+    `batch_size` images per step and process, and a generator `fit` reseeds for the workers' augmentations."""
+    sampler = distributed.train_sampler(dataset, seed)
+    return torch.utils.data.DataLoader(
+        dataset, batch_size=batch_size, sampler=sampler, generator=torch.Generator().manual_seed(seed),
+        num_workers=num_workers, collate_fn=collate_fn, pin_memory=pin_memory, persistent_workers=num_workers > 0,
+        drop_last=len(sampler) > batch_size)
+
+
 def to_device(value, device):
     """Tensors, and lists/tuples/dicts of them, moved to `device`."""
     if isinstance(value, torch.Tensor):
@@ -88,7 +103,9 @@ def train_one_epoch(model, loader, loss_fn, optimizer, scheduler, device, scaler
         if on_step is not None:
             on_step(step, loss)
     seconds = time.perf_counter() - start
-    return {"train_loss": (total_loss / max(images, 1)).item(), "images": images, "seconds": seconds}
+    totals = distributed.sum_across_ranks(torch.stack([total_loss.float(), torch.tensor(float(images), device=device)]))
+    return {"train_loss": (totals[0] / totals[1].clamp(min=1)).item(), "images": int(totals[1].item()),
+            "seconds": seconds}
 
 
 def _set_trainable(model, head, only_head):
@@ -101,12 +118,16 @@ def fit(model, *, train_loader, validate, loss_fn, spec, results_dir, meta, moni
     results_dir = Path(results_dir)
     ckpt_dir, weights_dir = results_dir / "checkpoints", results_dir / "weights"
     device = pick_device(spec.device)
-    torch.manual_seed(spec.seed)
+    rank, world = distributed.rank(), distributed.world_size()
+    main = rank == 0  # the only process that writes files
+    torch.manual_seed(spec.seed + rank)  # each rank draws its own augmentations
     model.to(device)
+    # Parameters frozen for some epochs get no gradient then: DDP must be told to expect that.
+    net = distributed.wrap(model, device, find_unused_parameters=bool(head and spec.freeze_backbone_epochs))
     optimizer = build_optimizer(model.parameters(), spec.optimizer)
     scheduler = build_scheduler(optimizer, spec.lr_scheduler, len(train_loader), spec.num_epochs)
     scaler = torch.amp.GradScaler("cuda", enabled=spec.amp and device.type == "cuda")
-    status = StatusLogger(results_dir / "status.json")
+    status = StatusLogger(results_dir / "status.json") if main else _NoStatus()
     history, best, start_epoch = [], None, 0
 
     latest = ckpt_dir / "latest.pth"
@@ -122,7 +143,8 @@ def fit(model, *, train_loader, validate, loss_fn, spec, results_dir, meta, moni
                 f"cannot resume from {latest}: it does not match this spec ({str(exc).splitlines()[0]}); "
                 "use a new results dir or set train.resume=false"
             ) from None
-        torch.set_rng_state(state["rng"])
+        if main:
+            torch.set_rng_state(state["rng"])
         history, best, start_epoch = state["history"], state["best"], state["epoch"] + 1
         console.print(f"resuming from {latest} (epoch {state['epoch'] + 1} done)")
 
@@ -132,8 +154,11 @@ def fit(model, *, train_loader, validate, loss_fn, spec, results_dir, meta, moni
                TimeRemainingColumn()]
     run_start = time.perf_counter()
     for epoch in range(start_epoch, spec.num_epochs):
+        # Same shuffles and augmentations on resume: both are seeded from (seed, epoch, rank).
+        if hasattr(train_loader.sampler, "set_epoch"):
+            train_loader.sampler.set_epoch(epoch)
         if getattr(train_loader, "generator", None) is not None:
-            train_loader.generator.manual_seed(spec.seed + epoch)  # same shuffles/augmentations on resume
+            train_loader.generator.manual_seed((spec.seed + epoch) * world + rank)
         if head is not None and spec.freeze_backbone_epochs:
             _set_trainable(model, head, only_head=epoch < spec.freeze_backbone_epochs)
         with Progress(*columns, console=console, transient=True) as progress:
@@ -145,8 +170,8 @@ def fit(model, *, train_loader, validate, loss_fn, spec, results_dir, meta, moni
                 shown = {"loss": loss.item(), "lr": optimizer.param_groups[0]["lr"]} if step % 10 == 0 else {}
                 progress.update(bar, advance=1, **shown)
 
-            stats = train_one_epoch(model, train_loader, loss_fn, optimizer, scheduler, device, scaler, on_step)
-        metrics = validate(model)
+            stats = train_one_epoch(net, train_loader, loss_fn, optimizer, scheduler, device, scaler, on_step)
+        metrics = distributed.from_rank0(validate(model) if main else None)
         row = {"epoch": epoch + 1, "train_loss": round(stats["train_loss"], 5),
                **{f"val_{k}": round(v, 5) for k, v in metrics.items()}, "lr": optimizer.param_groups[0]["lr"],
                "images_per_s": round(stats["images"] / stats["seconds"], 2), "seconds": round(stats["seconds"], 2)}
@@ -154,15 +179,10 @@ def fit(model, *, train_loader, validate, loss_fn, spec, results_dir, meta, moni
         improved = best is None or metrics[monitor] > best["value"]
         if improved:
             best = {"value": metrics[monitor], "epoch": epoch + 1}
-            save_checkpoint(weights_dir / "best.pth", model, meta, epoch=epoch, metrics=metrics)
-        save_checkpoint(weights_dir / "last.pth", model, meta, epoch=epoch, metrics=metrics)
-        train_state = dict(epoch=epoch, optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict(),
-                           scaler=scaler.state_dict(), rng=torch.get_rng_state(), history=history, best=best)
-        if (epoch + 1) % spec.checkpoint_interval == 0:
-            save_checkpoint(ckpt_dir / f"epoch_{epoch + 1:03d}.pth", model, meta, **train_state)
-        save_checkpoint(latest, model, meta, **train_state)
-        write_csv(results_dir / "training_log.csv", history)
-        plot_curves(results_dir / "curves.png", history)
+        if main:
+            _write_epoch(model, meta, results_dir, spec, epoch, metrics, improved,
+                         dict(epoch=epoch, optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict(),
+                              scaler=scaler.state_dict(), rng=torch.get_rng_state(), history=history, best=best))
         per_epoch = (time.perf_counter() - run_start) / (epoch + 1 - start_epoch)
         eta = per_epoch * (spec.num_epochs - epoch - 1)
         status.write("RUNNING", "Training loop in progress", epoch=epoch + 1, max_epoch=spec.num_epochs,
@@ -175,6 +195,26 @@ def fit(model, *, train_loader, validate, loss_fn, spec, results_dir, meta, moni
                "best_weights": str(weights_dir / "best.pth"), "epochs": spec.num_epochs}
     status.write("SUCCESS", "Training finished successfully", epoch=spec.num_epochs, max_epoch=spec.num_epochs, kpi=summary)
     return summary
+
+
+def _write_epoch(model, meta, results_dir, spec, epoch, metrics, improved, train_state):
+    """Everything one epoch leaves on disk: best/last weights, the resumable checkpoint(s), log and plot."""
+    ckpt_dir, weights_dir = results_dir / "checkpoints", results_dir / "weights"
+    if improved:
+        save_checkpoint(weights_dir / "best.pth", model, meta, epoch=epoch, metrics=metrics)
+    save_checkpoint(weights_dir / "last.pth", model, meta, epoch=epoch, metrics=metrics)
+    if (epoch + 1) % spec.checkpoint_interval == 0:
+        save_checkpoint(ckpt_dir / f"epoch_{epoch + 1:03d}.pth", model, meta, **train_state)
+    save_checkpoint(ckpt_dir / "latest.pth", model, meta, **train_state)
+    write_csv(results_dir / "training_log.csv", train_state["history"])
+    plot_curves(results_dir / "curves.png", train_state["history"])
+
+
+class _NoStatus:
+    """status.json is rank 0's: the other ranks' writes go nowhere."""
+
+    def write(self, *args, **kwargs):
+        pass
 
 
 def _hms(seconds):

@@ -11,47 +11,17 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..errors import UserError
 from .registry import build_classifier
+from .trunk import cut_trunk
 
 STRIDE = 16
-
-
-def trunk_modules(classifier):
-    """The classifier's feature layers in order (ResNet layout, `.features` layout, or EfficientNet-Lite)."""
-    if hasattr(classifier, "layer1"):
-        return [classifier.conv1, classifier.bn1, classifier.relu, classifier.maxpool,
-                classifier.layer1, classifier.layer2, classifier.layer3, classifier.layer4]
-    if hasattr(classifier, "features"):
-        return list(classifier.features)
-    if hasattr(classifier, "_blocks"):
-        return [classifier._stem_pad, classifier._conv_stem, classifier._bn0, classifier.act, *classifier._blocks]
-    raise UserError(f"backbone {type(classifier).__name__} has no feature layers this detector knows how to cut")
-
-
-def stride16_trunk(classifier):
-    """(nn.Sequential of the layers up to output stride 16, its output channels)."""
-    kept, x = [], torch.zeros(1, 3, 64, 64)
-    was_training = classifier.training
-    classifier.eval()
-    with torch.no_grad():
-        for module in trunk_modules(classifier):
-            y = module(x)
-            if y.shape[-1] < 64 // STRIDE:
-                break
-            kept.append(module)
-            x = y
-    classifier.train(was_training)
-    if x.shape[-1] != 64 // STRIDE:
-        raise UserError("the backbone never reaches output stride 16")
-    return nn.Sequential(*kept), x.shape[1]
 
 
 class DetectNetV2(nn.Module):
     def __init__(self, backbone, num_classes, classifier=None):
         super().__init__()
         classifier = classifier if classifier is not None else build_classifier(backbone, 1, 0.0)
-        self.backbone, channels = stride16_trunk(classifier)
+        self.backbone, [(_, channels)] = cut_trunk(classifier, (STRIDE,))
         self.coverage = nn.Conv2d(channels, num_classes, 1)
         self.bbox = nn.Conv2d(channels, 4 * num_classes, 1)
         nn.init.constant_(self.coverage.bias, -4.0)  # start near "nothing here": most cells are background

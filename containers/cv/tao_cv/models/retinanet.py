@@ -1,6 +1,7 @@
-"""RetinaNet (torchvision's) on a registered ResNet backbone with an FPN (P3-P7). `forward` returns the raw head
-outputs, so the exported ONNX holds the whole network; loss and box decoding use torchvision's own RetinaNet
-pieces (focal loss, anchor matching, box coder) around it."""
+"""RetinaNet (torchvision's) on any registered backbone with an FPN (P3-P7): the backbone's layers are cut at
+strides 8, 16 and 32 (P6, P7 follow). `forward` returns the raw head outputs, so the exported ONNX holds the
+whole network; loss and box decoding use torchvision's own RetinaNet pieces (focal loss, anchor matching, box
+coder) around it."""
 
 import numpy as np
 import torch
@@ -12,10 +13,10 @@ from torchvision.models.detection.retinanet import RetinaNet, RetinaNetHead
 from torchvision.ops import batched_nms
 from torchvision.ops.feature_pyramid_network import LastLevelP6P7
 
-from ..errors import UserError
 from .registry import build_classifier
+from .trunk import cut_trunk
 
-RETURN_LAYERS = {"layer2": "0", "layer3": "1", "layer4": "2"}  # strides 8, 16, 32; P6, P7 follow
+STRIDES = (8, 16, 32)  # the FPN's inputs (C3-C5)
 
 
 def anchor_generator(sizes):
@@ -29,16 +30,9 @@ class RetinaNetDetector(nn.Module):
                  anchor_sizes=(16, 32, 64, 128, 256)):
         super().__init__()
         classifier = classifier if classifier is not None else build_classifier(backbone, 1, 0.0)
-        if not all(hasattr(classifier, f"layer{i}") for i in (2, 3, 4)):
-            raise UserError(f"retinanet needs a ResNet backbone (resnet18/34/50), not '{backbone}'")
-        with torch.no_grad():  # channel counts of layer2..4 as they are (pruned or not)
-            x = classifier.maxpool(classifier.relu(classifier.bn1(classifier.conv1(torch.zeros(1, 3, 64, 64)))))
-            in_channels = []
-            for i in (1, 2, 3, 4):
-                x = getattr(classifier, f"layer{i}")(x)
-                if i >= 2:
-                    in_channels.append(x.shape[1])
-        body = BackboneWithFPN(classifier, RETURN_LAYERS, in_channels, fpn_channels,
+        trunk, taps = cut_trunk(classifier, STRIDES)
+        body = BackboneWithFPN(trunk, {str(index): str(level) for level, (index, _) in enumerate(taps)},
+                               [channels for _, channels in taps], fpn_channels,
                                extra_blocks=LastLevelP6P7(fpn_channels, fpn_channels))
         anchors = anchor_generator(anchor_sizes)
         head = RetinaNetHead(fpn_channels, anchors.num_anchors_per_location()[0], num_classes)
@@ -68,9 +62,10 @@ class RetinaNetDetector(nn.Module):
         self.train(was_training)
         return anchors
 
-    def loss(self, images, targets):
-        cls_logits, bbox_regression = self(images)
-        anchors = self.anchors(images.device)
+    def loss(self, outputs, targets):
+        """torchvision's RetinaNet loss (focal + box regression) of `outputs` = self(images)."""
+        cls_logits, bbox_regression = outputs
+        anchors = self.anchors(cls_logits.device)
         losses = self.net.compute_loss(targets, {"cls_logits": cls_logits, "bbox_regression": bbox_regression},
                                        [anchors] * len(targets))
         return losses["classification"] + losses["bbox_regression"]

@@ -29,7 +29,9 @@ class SchedulerSpec:
 @dataclass
 class TrainSpec:
     num_epochs: int = spec_field(10, min=1)
-    batch_size: int = spec_field(32, min=1)
+    batch_size: int = spec_field(32, min=1, help="per GPU/process, as TAO's batch_size_per_gpu: one step's global "
+                                                 "batch is batch_size x processes; scale optimizer.lr with it "
+                                                 "(linear rule, docs/multi_gpu.md)")
     optimizer: OptimizerSpec = spec_field(OptimizerSpec)
     lr_scheduler: SchedulerSpec = spec_field(SchedulerSpec)
     label_smoothing: float = spec_field(0.0, min=0.0, max=1.0)
@@ -241,7 +243,7 @@ class DetectNetV2Spec(DetectionSpec):
 
 @dataclass
 class RetinaNetModelSpec:
-    backbone: str = spec_field("resnet18", help="a ResNet: resnet18, resnet34, resnet50")
+    backbone: str = spec_field("resnet18", help="any registered backbone (resnet18, efficientnet_lite0, ...): FPN on its stride 8/16/32 features")
     pretrained: str | None = spec_field(None, help="'imagenet' (when available), a checkpoint, or a URL")
     pretrained_sha256: str | None = spec_field(None)
     pruned_model: str | None = spec_field(None)

@@ -20,7 +20,8 @@ from ..engine.evaluator import classification_metrics, collect_logits
 from ..engine.logs import StatusLogger, plot_confusion_matrix
 from ..engine.predictors import load_predictor
 from ..engine.profile import count_params
-from ..engine.trainer import fit
+from ..engine import distributed
+from ..engine.trainer import fit, make_train_loader
 from ..errors import UserError
 from ..export.int8 import quantize_qdq, tensor_ranges, top1_agreement, write_trt_cache
 from ..export.onnx_export import INPUT_NAME, attach_contract, contract, export_onnx
@@ -65,12 +66,10 @@ def initial_model(spec, class_names):
     return model, model_meta(spec, class_names)
 
 
-def make_loader(dataset, batch_size, num_workers, shuffle, device, seed=0):
-    generator = torch.Generator().manual_seed(seed) if shuffle else None
-    return torch.utils.data.DataLoader(
-        dataset, batch_size=batch_size, shuffle=shuffle, generator=generator, num_workers=num_workers,
-        pin_memory=device.type == "cuda", persistent_workers=num_workers > 0,
-        drop_last=shuffle and len(dataset) > batch_size)
+def make_loader(dataset, batch_size, num_workers, device):
+    """An evaluation loader: every image once, in order."""
+    return torch.utils.data.DataLoader(dataset, batch_size=batch_size, num_workers=num_workers,
+                                       pin_memory=device.type == "cuda", persistent_workers=num_workers > 0)
 
 
 def eval_dataset(samples, meta, on_bad_image):
@@ -83,7 +82,8 @@ def eval_dataset(samples, meta, on_bad_image):
 def train(args):
     spec = load_spec(ClassificationSpec, args.experiment_spec, args.overrides)
     results_dir = Path(args.results_dir or spec.results_dir)
-    dump_spec(spec, results_dir / "experiment.yaml")
+    if distributed.is_main():
+        dump_spec(spec, results_dir / "experiment.yaml")
     status = StatusLogger(results_dir / "status.json")
     try:
         ds = spec.dataset
@@ -97,8 +97,9 @@ def train(args):
             train_samples, class_names, train_transform(ds.image_size, meta["mean"], meta["std"], ds.augmentation),
             ds.on_bad_image)
         val_loader = make_loader(eval_dataset(val_samples, meta, ds.on_bad_image), spec.evaluate.batch_size,
-                                 ds.num_workers, False, device)
-        train_loader = make_loader(train_set, spec.train.batch_size, ds.num_workers, True, device, spec.train.seed)
+                                 ds.num_workers, device)
+        train_loader = make_train_loader(train_set, spec.train.batch_size, ds.num_workers, spec.train.seed,
+                                         pin_memory=device.type == "cuda")
         console.print(f"classification: {len(train_samples)} train / {len(val_samples)} val images, "
                       f"{len(class_names)} classes, {meta['backbone']} on {device}, {count_params(model) / 1e6:.2f} M params")
         criterion = torch.nn.CrossEntropyLoss(label_smoothing=spec.train.label_smoothing)
@@ -117,7 +118,8 @@ def train(args):
         summary = fit(model, train_loader=train_loader, validate=validate, loss_fn=loss_fn, spec=spec.train,
                       results_dir=results_dir, meta=meta, monitor="top1", head=head)
     except BaseException as exc:
-        status.write("FAILURE", f"{type(exc).__name__}: {exc}")
+        if distributed.is_main():
+            status.write("FAILURE", "interrupted" if isinstance(exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}")
         raise
     console.print(f"Done. best val top-1 {summary['best_top1']:.4f} @ epoch {summary['best_epoch']} "
                   f"→ {summary['best_weights']}")
@@ -136,7 +138,7 @@ def evaluate(args):
     meta = predictor.meta
     samples = check_images(split_samples(spec.dataset, spec.evaluate.split), spec.dataset.on_bad_image)
     loader = make_loader(eval_dataset(samples, meta, spec.dataset.on_bad_image), spec.evaluate.batch_size,
-                         spec.dataset.num_workers, False, torch.device("cpu"))
+                         spec.dataset.num_workers, torch.device("cpu"))
     logits, targets = collect_logits(predictor, loader)
     metrics = classification_metrics(logits, targets, meta["class_names"], spec.evaluate.top_k)
     metrics["model"], metrics["model_kind"] = str(args.model or spec.evaluate.checkpoint), meta["kind"]
@@ -170,7 +172,7 @@ def inference(args):
     meta = predictor.meta
     samples = check_images([(p, meta["class_names"][0]) for p in paths], spec.dataset.on_bad_image)
     loader = make_loader(eval_dataset(samples, meta, spec.dataset.on_bad_image), spec.inference.batch_size,
-                         spec.dataset.num_workers, False, torch.device("cpu"))
+                         spec.dataset.num_workers, torch.device("cpu"))
     logits, _ = collect_logits(predictor, loader)
     probs = torch.softmax(torch.from_numpy(logits), 1).numpy()
     buffer = io.StringIO()
@@ -262,6 +264,7 @@ def generate(args):
 def add_subcommands(subparsers):
     p = subparsers.add_parser("train", help="train or fine-tune from a spec")
     add_spec_arguments(p)
+    distributed.add_arguments(p)
     p.set_defaults(run=train)
 
     p = subparsers.add_parser("evaluate", help="accuracy, per-class metrics, confusion matrix")

@@ -23,7 +23,8 @@ from ..engine.detection_metrics import coco_map, plot_pr_curves, voc_map
 from ..engine.device import pick_device
 from ..engine.logs import StatusLogger
 from ..engine.predictors import load_predictor
-from ..engine.trainer import fit
+from ..engine import distributed
+from ..engine.trainer import fit, make_train_loader
 from ..errors import UserError
 from ..export.int8 import quantize_qdq, tensor_ranges, write_trt_cache
 from ..export.onnx_export import INPUT_NAME, attach_contract, export_onnx
@@ -75,13 +76,15 @@ def load_index(spec):
     return build_index(spec.dataset, seed=spec.train.seed)
 
 
-def make_loader(samples, classes, meta, batch_size, num_workers, aug=None, shuffle=False, seed=0):
+def make_dataset(samples, classes, meta, aug=None):
     transform = detection_transform(meta["image_width"], meta["image_height"], meta["mean"], meta["std"], aug)
-    dataset = DetectionDataset(samples, classes, transform)
-    generator = torch.Generator().manual_seed(seed) if shuffle else None
-    return torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator,
-                                       num_workers=num_workers, collate_fn=collate,
-                                       persistent_workers=num_workers > 0, drop_last=shuffle and len(dataset) > batch_size)
+    return DetectionDataset(samples, classes, transform)
+
+
+def make_loader(samples, classes, meta, batch_size, num_workers):
+    """An evaluation loader: every image once, in order."""
+    return torch.utils.data.DataLoader(make_dataset(samples, classes, meta), batch_size=batch_size,
+                                       num_workers=num_workers, collate_fn=collate, persistent_workers=num_workers > 0)
 
 
 def predict(predictor, loader, decode):
@@ -153,7 +156,8 @@ def dataset_convert(net, args):
 def train(net, args):
     spec = load_spec(net.spec_class, args.experiment_spec, args.overrides)
     results_dir = Path(args.results_dir or spec.results_dir)
-    dump_spec(spec, results_dir / "experiment.yaml")
+    if distributed.is_main():
+        dump_spec(spec, results_dir / "experiment.yaml")
     status = StatusLogger(results_dir / "status.json")
     try:
         index = load_index(spec)
@@ -165,8 +169,8 @@ def train(net, args):
         loss_fn = net.loss(spec, meta)
         device = pick_device(spec.train.device)
         ds = spec.dataset
-        train_loader = make_loader(index["train"], classes, meta, spec.train.batch_size, ds.num_workers,
-                                   aug=ds.augmentation, shuffle=True, seed=spec.train.seed)
+        train_loader = make_train_loader(make_dataset(index["train"], classes, meta, ds.augmentation),
+                                         spec.train.batch_size, ds.num_workers, spec.train.seed, collate_fn=collate)
         val_loader = make_loader(index["val"], classes, meta, spec.evaluate.batch_size, ds.num_workers)
 
         def validate(model):
@@ -179,7 +183,8 @@ def train(net, args):
         summary = fit(model, train_loader=train_loader, validate=validate, loss_fn=loss_fn, spec=spec.train,
                       results_dir=results_dir, meta=meta, monitor="mAP")
     except (UserError, KeyboardInterrupt) as exc:
-        status.write("FAILURE", str(exc) or "interrupted")
+        if distributed.is_main():
+            status.write("FAILURE", str(exc) or "interrupted")
         raise
     console.print(f"best val mAP {summary['best_mAP']:.4f} at epoch {summary['best_epoch']} → {summary['best_weights']}")
 
@@ -363,6 +368,7 @@ def build_parser(net):
     p.set_defaults(run=bind(dataset_convert))
     p = sub.add_parser("train", help="train from a spec")
     add_spec_arguments(p)
+    distributed.add_arguments(p)
     p.set_defaults(run=bind(train))
     p = sub.add_parser("evaluate", help="mAP (VOC sample/integrate, COCO), per-class AP, PR curves")
     add_spec_arguments(p)

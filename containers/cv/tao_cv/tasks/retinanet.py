@@ -5,12 +5,13 @@ import sys
 
 import numpy as np
 
+from ..engine import distributed
 from ..models.retinanet import RetinaNetDetector, decode
 from ..spec.schemas import RetinaNetSpec
 from . import detection
 
 name = "retinanet"
-description = "RetinaNet object detection (torchvision; ResNet-FPN backbone; KITTI labels, VOC/COCO/YOLO converted)."
+description = "RetinaNet object detection (torchvision; FPN on any registered backbone; KITTI labels, VOC/COCO/YOLO converted)."
 spec_class = RetinaNetSpec
 output_names = ("cls_logits", "bbox_regression")
 
@@ -34,7 +35,8 @@ def heads(model):
 
 
 def loss(spec, meta):
-    return lambda model, images, targets: model.loss(images, targets)
+    # `model` may be DistributedDataParallel: its forward (which syncs gradients) runs, the loss is the detector's.
+    return lambda model, images, targets: distributed.unwrap(model).loss(model(images), targets)
 
 
 def decoder(spec, meta):

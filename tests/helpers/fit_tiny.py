@@ -1,0 +1,33 @@
+"""`fit` on a tiny BatchNorm-free network and random data, for the distributed tests: run it as one process or
+under torchrun; it writes the final weights into RESULTS_DIR (rank 0)."""
+
+import sys
+from types import SimpleNamespace
+
+import torch
+
+from tao_cv.engine import distributed
+from tao_cv.engine.trainer import fit, make_train_loader
+from tao_cv.spec.schemas import TrainSpec
+
+
+def main(results_dir, batch_size, epochs=2):
+    torch.manual_seed(0)
+    images, labels = torch.randn(48, 3, 8, 8), torch.randint(0, 3, (48,))
+    dataset = torch.utils.data.TensorDataset(images, labels)
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU(), torch.nn.Flatten(),
+                                torch.nn.Linear(8 * 6 * 6, 3))
+    spec = TrainSpec(num_epochs=epochs, batch_size=batch_size, device="cpu", resume=False)
+    spec.optimizer.lr = 0.1
+    loader = make_train_loader(dataset, batch_size, 0, spec.seed)
+
+    def validate(model):
+        with torch.no_grad():
+            return {"acc": float((model(images).argmax(1) == labels).float().mean())}
+
+    fit(model, train_loader=loader, validate=validate, spec=spec, results_dir=results_dir, meta={"task": "test"},
+        monitor="acc", loss_fn=lambda m, x, y: torch.nn.functional.cross_entropy(m(x), y))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], int(sys.argv[2]))

@@ -1,0 +1,96 @@
+"""Multi-process training: the engine under torchrun, and how `train` turns flags/environment into a torchrun run."""
+
+import argparse
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from tao_cv.engine import distributed
+from tao_cv.errors import UserError
+
+HELPER = Path(__file__).resolve().parents[1] / "helpers" / "fit_tiny.py"
+
+
+def test_two_processes_train_exactly_like_one_with_the_same_global_batch(tmp_path):
+    """DDP averages the ranks' gradients and DistributedSampler deals each rank every other image of the same
+    shuffled order, so 2 processes x batch 8 take the very steps of 1 process x batch 16 (no BatchNorm here)."""
+    subprocess.run([sys.executable, str(HELPER), tmp_path / "one", "16"], check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                    str(HELPER), tmp_path / "two", "8"], check=True, capture_output=True)
+    one = torch.load(tmp_path / "one/weights/last.pth", weights_only=False)["state_dict"]
+    two = torch.load(tmp_path / "two/weights/last.pth", weights_only=False)["state_dict"]
+    for name in one:
+        torch.testing.assert_close(two[name], one[name], rtol=0, atol=1e-6)
+    rows = [list(csv.DictReader((tmp_path / run / "training_log.csv").open())) for run in ("one", "two")]
+    assert [r["train_loss"] for r in rows[0]] == [r["train_loss"] for r in rows[1]]
+    assert [r["val_acc"] for r in rows[0]] == [r["val_acc"] for r in rows[1]]
+    # rank 0 alone writes: one status record per event, not one per rank
+    statuses = [line for line in (tmp_path / "two/status.json").read_text().splitlines()]
+    assert sum('"STARTED"' in s for s in statuses) == 1 and sum('"SUCCESS"' in s for s in statuses) == 1
+
+
+def _args(**given):
+    names = ("gpus", "gpu_index", "nproc_per_node", "num_nodes", "node_rank", "master_addr", "master_port")
+    return argparse.Namespace(**{name: given.get(name) for name in names})
+
+
+@pytest.fixture
+def clean_env(monkeypatch):
+    for name in ("LOCAL_RANK", "TORCHELASTIC_RUN_ID", "NUM_NODES", "WORLD_SIZE", "NODE_RANK", "MASTER_ADDR",
+                 "MASTER_PORT"):
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+def test_plan_one_process_needs_no_torchrun(clean_env):
+    assert distributed.plan(_args()) is None
+    assert distributed.plan(_args(gpus="1")) is None
+    assert distributed.plan(_args(nproc_per_node=1, num_nodes=1)) is None
+
+
+def test_plan_cpu_processes_and_single_node_torchrun_argv(clean_env):
+    run = distributed.plan(_args(nproc_per_node=2))
+    assert run["nproc_per_node"] == 2 and run["num_nodes"] == 1
+    argv = distributed.torchrun_argv(run, ["classification", "train", "-e", "s.yaml"])
+    assert "--standalone" in argv and argv[argv.index("--nproc_per_node") + 1] == "2"
+    assert argv[-6:] == ["-m", "tao_cv", "classification", "train", "-e", "s.yaml"]
+
+
+def test_plan_multi_node_from_flags_and_from_tao6_environment(clean_env):
+    run = distributed.plan(_args(nproc_per_node=2, num_nodes=2, node_rank=1, master_addr="10.0.0.1",
+                                 master_port=29501))
+    argv = distributed.torchrun_argv(run, ["classification", "train"])
+    for flag, value in (("--nnodes", "2"), ("--node_rank", "1"), ("--master_addr", "10.0.0.1"),
+                        ("--master_port", "29501")):
+        assert argv[argv.index(flag) + 1] == value
+    assert "--standalone" not in argv
+    clean_env.setenv("WORLD_SIZE", "3")
+    clean_env.setenv("NODE_RANK", "2")
+    clean_env.setenv("MASTER_ADDR", "head")
+    run = distributed.plan(_args())
+    assert (run["num_nodes"], run["node_rank"], run["master_addr"], run["nproc_per_node"]) == (3, 2, "head", 1)
+
+
+def test_plan_errors_say_how_to_fix(clean_env):
+    if not torch.cuda.is_available():
+        with pytest.raises(UserError, match="no CUDA device is visible.*--nproc_per_node 2"):
+            distributed.plan(_args(gpus="2"))
+    with pytest.raises(UserError, match="--gpus two: expected a positive number or 'all'"):
+        distributed.plan(_args(gpus="two"))
+    with pytest.raises(UserError, match="every node needs --master_addr"):
+        distributed.plan(_args(num_nodes=2))
+    with pytest.raises(UserError, match="--node_rank 2: must be between 0 and 1"):
+        distributed.plan(_args(num_nodes=2, node_rank=2, master_addr="h"))
+    clean_env.setenv("NUM_NODES", "two")
+    with pytest.raises(UserError, match="environment NUM_NODES='two'"):
+        distributed.plan(_args())
+
+
+def test_torchrun_processes_do_not_launch_again(clean_env):
+    clean_env.setenv("LOCAL_RANK", "0")
+    clean_env.setenv("TORCHELASTIC_RUN_ID", "x")
+    assert distributed.plan(_args(nproc_per_node=2)) is None
