@@ -126,3 +126,26 @@ def test_gpus_without_cuda_says_how_to_use_cpu_processes(ddp_spec, tmp_path):
         pytest.skip("this machine has CUDA")
     result = run_tao("classification", "train", "-e", ddp_spec, "-r", tmp_path, "--gpus", "2", check=False)
     assert result.returncode == 2 and "use --nproc_per_node 2" in result.stdout
+
+
+def test_two_nodes_on_one_machine_meet_at_the_master(tiny_spec, tmp_path):
+    """The multi-node path (static rendezvous at --master_addr:--master_port), with both "nodes" on this host."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
+    common = ["classification", "train", "-e", str(tiny_spec), "-r", str(tmp_path / "run"), "train.num_epochs=1",
+              "train.batch_size=8", "--num_nodes", "2", "--master_addr", "127.0.0.1", "--master_port", port]
+    env = {**os.environ, "TAO_DOCKER_DISABLE": "1", "COLUMNS": "200"}
+    second = subprocess.Popen([TAO, *common, "--node_rank", "1"], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+    try:
+        first = run_tao(*common, "--node_rank", "0")
+        out, _ = second.communicate(timeout=300)
+    finally:
+        second.kill()
+    assert second.returncode == 0, out
+    assert f"2 in all; node 0, master 127.0.0.1:{port}" in first.stdout and "node 1" in out
+    assert first.stdout.count("Done.") == 1 and "Done." not in out  # global rank 0 (node 0) reports and writes
+    assert statuses(tmp_path / "run") == ["STARTED", "RUNNING", "SUCCESS"]

@@ -53,6 +53,8 @@ def is_main():
 def init_process_group(device):
     """Join the run's process group once (nccl for CUDA tensors, gloo for CPU ones); no-op for one process."""
     if world_size() > 1 and not dist.is_initialized():
+        if device.type == "cuda":
+            torch.cuda.set_device(device)  # NCCL collectives (e.g. broadcast_object_list) use the current device
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo", timeout=COLLECTIVE_TIMEOUT,
                                 device_id=device if device.type == "cuda" else None)
 
