@@ -78,6 +78,7 @@ def main():
     parser.add_argument("--batch_size", type=int, default=8)
     parser.add_argument("--lr", type=float, default=0.002)
     parser.add_argument("--target_macs_ratio", type=float, default=0.5)
+    parser.add_argument("--fpn_channels", type=int, default=128, help="retinanet: FPN and head width")
     parser.add_argument("--work", default=str(ROOT / "benchmarks" / "runs"))
     parser.add_argument("--unpruned_run", help="a finished `train` results dir of the same settings: measure from there")
     args = parser.parse_args()
@@ -93,6 +94,7 @@ def main():
               f"list_file: {BCCD / 'ImageSets' / 'Main'}/SPLIT.txt}}")
     post = ("postprocessing: {default: {coverage_threshold: 0.3, method: nms, nms_iou: 0.4}}"
             if args.network == "detectnet_v2" else "postprocessing: {score_threshold: 0.05, nms_iou: 0.5}")
+    extra_model = f", fpn_channels: {args.fpn_channels}" if args.network == "retinanet" else ""
     spec.write_text(f"""dataset:
   train: [{source.replace('SPLIT', 'train')}]
   val: [{source.replace('SPLIT', 'val')}]
@@ -101,7 +103,7 @@ def main():
   image_height: {args.height}
   num_workers: 2
   augmentation: {{horizontal_flip: 0.5, vertical_flip: 0.5, brightness: 0.1, contrast: 0.1, saturation: 0.1}}
-model: {{backbone: {args.backbone}, pretrained: {args.pretrained or 'null'}}}
+model: {{backbone: {args.backbone}, pretrained: {args.pretrained or 'null'}{extra_model}}}
 {post}
 train: {{num_epochs: {args.epochs}, batch_size: {args.batch_size}, optimizer: {{name: adamw, lr: {args.lr}, weight_decay: 0.0001}}, lr_scheduler: {{name: cosine, warmup_epochs: 1}}, resume: false}}
 evaluate: {{split: test, batch_size: 8}}

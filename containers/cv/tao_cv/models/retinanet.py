@@ -3,6 +3,8 @@ strides 8, 16 and 32 (P6, P7 follow). `forward` returns the raw head outputs, so
 whole network; loss and box decoding use torchvision's own RetinaNet pieces (focal loss, anchor matching, box
 coder) around it."""
 
+from functools import partial
+
 import numpy as np
 import torch
 from torch import nn
@@ -27,7 +29,7 @@ def anchor_generator(sizes):
 
 class RetinaNetDetector(nn.Module):
     def __init__(self, backbone, num_classes, height, width, classifier=None, fpn_channels=128,
-                 anchor_sizes=(16, 32, 64, 128, 256)):
+                 anchor_sizes=(16, 32, 64, 128, 256), head_norm="none"):
         super().__init__()
         classifier = classifier if classifier is not None else build_classifier(backbone, 1, 0.0)
         trunk, taps = cut_trunk(classifier, STRIDES)
@@ -35,7 +37,8 @@ class RetinaNetDetector(nn.Module):
                                [channels for _, channels in taps], fpn_channels,
                                extra_blocks=LastLevelP6P7(fpn_channels, fpn_channels))
         anchors = anchor_generator(anchor_sizes)
-        head = RetinaNetHead(fpn_channels, anchors.num_anchors_per_location()[0], num_classes)
+        norm = partial(nn.GroupNorm, min(32, fpn_channels)) if head_norm == "group" else None
+        head = RetinaNetHead(fpn_channels, anchors.num_anchors_per_location()[0], num_classes, norm_layer=norm)
         self.net = RetinaNet(body, num_classes, min_size=min(height, width), max_size=max(height, width),
                              anchor_generator=anchors, head=head)
         self.height, self.width = height, width

@@ -4,6 +4,7 @@ The subcommands themselves are the shared ones in tasks/detection.py."""
 import sys
 
 import numpy as np
+import torch
 
 from ..engine import distributed
 from ..models.retinanet import RetinaNetDetector, decode
@@ -17,12 +18,13 @@ output_names = ("cls_logits", "bbox_regression")
 
 
 def meta(spec):
-    return {"fpn_channels": spec.model.fpn_channels, "anchor_sizes": list(spec.model.anchor_sizes)}
+    return {"fpn_channels": spec.model.fpn_channels, "anchor_sizes": list(spec.model.anchor_sizes),
+            "head_norm": spec.model.head_norm}
 
 
 def build(meta, classifier):
     return RetinaNetDetector(meta["backbone"], meta["num_classes"], meta["image_height"], meta["image_width"],
-                             classifier, meta["fpn_channels"], tuple(meta["anchor_sizes"]))
+                             classifier, meta["fpn_channels"], tuple(meta["anchor_sizes"]), meta["head_norm"])
 
 
 def rebuild(meta):
@@ -30,8 +32,14 @@ def rebuild(meta):
 
 
 def heads(model):
+    """Layers whose outputs are never pruned: the two output convolutions and, with a GroupNorm head, the tower
+    convolutions too (GroupNorm needs its channel count to stay a multiple of its groups)."""
     head = model.net.head
-    return [head.classification_head.cls_logits, head.regression_head.bbox_reg]
+    kept = [head.classification_head.cls_logits, head.regression_head.bbox_reg]
+    for branch in (head.classification_head, head.regression_head):
+        kept += [m for block in branch.conv if any(isinstance(x, torch.nn.GroupNorm) for x in block.modules())
+                 for m in block.modules() if isinstance(m, torch.nn.Conv2d)]
+    return kept
 
 
 def loss(spec, meta):
