@@ -113,3 +113,18 @@ def test_efficientnet_lite0_prunes_depthwise_and_residual_groups():
     assert model._blocks[3]._project_conv.out_channels == model._blocks[4]._project_conv.out_channels
     assert count_params(model) < before_params and count_macs(model, 64) < before_macs
     assert model(torch.zeros(1, 3, 64, 64)).shape == (1, 5)
+
+
+def test_retinanet_group_norm_head_keeps_its_towers_and_the_pruned_model_runs():
+    from tao_cv.models.retinanet import RetinaNetDetector
+    from tao_cv.tasks import retinanet
+
+    model = RetinaNetDetector("efficientnet_lite0", 3, 96, 128, fpn_channels=64, head_norm="group").eval()
+    before = count_params(model)
+    prune_model(model, torch.zeros(1, 3, 96, 128), threshold=0.99, normalizer="max", equalization="union",
+                granularity=8, min_filters=16, excluded_layers=[], heads=retinanet.heads(model))
+    assert count_params(model) < before / 2  # the backbone and FPN were pruned ...
+    norms = [m for m in model.net.head.modules() if isinstance(m, nn.GroupNorm)]
+    assert len(norms) == 8 and all(m.num_channels == 64 for m in norms)  # ... the GroupNorm towers were not
+    cls_logits, regression = model(torch.zeros(2, 3, 96, 128))
+    assert cls_logits.shape[-1] == 3 and regression.shape[-1] == 4
