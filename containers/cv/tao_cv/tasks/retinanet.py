@@ -65,7 +65,7 @@ def confidence_threshold(spec):
 
 
 def meta_for_contract(meta):
-    return {"fpn_channels": meta["fpn_channels"], "anchor_sizes": meta["anchor_sizes"]}
+    return {"fpn_channels": meta["fpn_channels"], "anchor_sizes": meta["anchor_sizes"], "head_norm": meta["head_norm"]}
 
 
 def contract_outputs(meta):
