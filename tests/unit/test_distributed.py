@@ -81,6 +81,8 @@ def test_plan_errors_say_how_to_fix(clean_env):
             distributed.plan(_args(gpus="2"))
     with pytest.raises(UserError, match="--gpus two: expected a positive number or 'all'"):
         distributed.plan(_args(gpus="two"))
+    with pytest.raises(UserError, match="--nproc_per_node 0: must be at least 1"):
+        distributed.plan(_args(nproc_per_node=0))
     with pytest.raises(UserError, match="every node needs --master_addr"):
         distributed.plan(_args(num_nodes=2))
     with pytest.raises(UserError, match="--node_rank 2: must be between 0 and 1"):

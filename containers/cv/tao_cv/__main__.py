@@ -74,9 +74,10 @@ def main(argv=None):
                 return distributed.launch(run, argv)
         args.run(args)
     except UserError as exc:
-        distributed.record_error(_user_message(exc))
+        message = _user_message(exc)
+        distributed.record_error(message)
         if not worker:
-            err.print(f"[bold red]error:[/] {_user_message(exc)}", highlight=False)
+            err.print(f"[bold red]error:[/] {message}", highlight=False)
         return 2
     except KeyboardInterrupt:
         if not worker:

@@ -144,8 +144,8 @@ def _from_env(name, kind=str):
 
 
 def plan(args):
-    """{nproc_per_node, num_nodes, node_rank, master_addr, master_port, gpus} for this run, or None when the run
-    is one process here (or this already is a torchrun process)."""
+    """{nproc_per_node, num_nodes, node_rank, master_addr, master_port} for this run, or None when the run is one
+    process here (or this already is a torchrun process)."""
     if in_worker_process():
         return None
     if args.gpu_index:
@@ -167,9 +167,9 @@ def plan(args):
                             f"with {gpus} CPU processes use --nproc_per_node {gpus}")
         if gpus > visible:
             raise UserError(f"{gpus} GPUs asked for but only {visible} visible; lower --gpus")
+    if args.nproc_per_node is not None and args.nproc_per_node < 1:
+        raise UserError(f"--nproc_per_node {args.nproc_per_node}: must be at least 1")
     nproc = args.nproc_per_node or gpus or 1
-    if nproc < 1:
-        raise UserError("--nproc_per_node must be at least 1")
     num_nodes = args.num_nodes or _from_env("num_nodes", int) or 1
     node_rank = args.node_rank if args.node_rank is not None else (_from_env("node_rank", int) or 0)
     if not 0 <= node_rank < num_nodes:

@@ -7,16 +7,20 @@ import json
 from pathlib import Path
 
 from ..fileio import atomic_path, write_text
+from .distributed import is_main
 
 
 class StatusLogger:
-    """Appends TAO's JSON-lines status records (one JSON object per line) to RESULTS_DIR/status.json."""
+    """Appends TAO's JSON-lines status records (one JSON object per line) to RESULTS_DIR/status.json.
+    In a multi-process run only rank 0 writes; the other ranks' records go nowhere."""
 
     def __init__(self, path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
 
     def write(self, status, message="", **fields):
+        if not is_main():
+            return
         now = datetime.datetime.now()
         record = {"date": now.strftime("%-m/%-d/%Y"), "time": now.strftime("%H:%M:%S"), "status": status,
                   "verbosity": "INFO", "message": message, **fields}

@@ -127,7 +127,7 @@ def fit(model, *, train_loader, validate, loss_fn, spec, results_dir, meta, moni
     optimizer = build_optimizer(model.parameters(), spec.optimizer)
     scheduler = build_scheduler(optimizer, spec.lr_scheduler, len(train_loader), spec.num_epochs)
     scaler = torch.amp.GradScaler("cuda", enabled=spec.amp and device.type == "cuda")
-    status = StatusLogger(results_dir / "status.json") if main else _NoStatus()
+    status = StatusLogger(results_dir / "status.json")
     history, best, start_epoch = [], None, 0
 
     latest = ckpt_dir / "latest.pth"
@@ -208,13 +208,6 @@ def _write_epoch(model, meta, results_dir, spec, epoch, metrics, improved, train
     save_checkpoint(ckpt_dir / "latest.pth", model, meta, **train_state)
     write_csv(results_dir / "training_log.csv", train_state["history"])
     plot_curves(results_dir / "curves.png", train_state["history"])
-
-
-class _NoStatus:
-    """status.json is rank 0's: the other ranks' writes go nowhere."""
-
-    def write(self, *args, **kwargs):
-        pass
 
 
 def _hms(seconds):

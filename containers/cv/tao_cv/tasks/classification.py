@@ -118,8 +118,7 @@ def train(args):
         summary = fit(model, train_loader=train_loader, validate=validate, loss_fn=loss_fn, spec=spec.train,
                       results_dir=results_dir, meta=meta, monitor="top1", head=head)
     except BaseException as exc:
-        if distributed.is_main():
-            status.write("FAILURE", "interrupted" if isinstance(exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}")
+        status.write("FAILURE", "interrupted" if isinstance(exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}")
         raise
     console.print(f"Done. best val top-1 {summary['best_top1']:.4f} @ epoch {summary['best_epoch']} "
                   f"→ {summary['best_weights']}")

@@ -183,8 +183,7 @@ def train(net, args):
         summary = fit(model, train_loader=train_loader, validate=validate, loss_fn=loss_fn, spec=spec.train,
                       results_dir=results_dir, meta=meta, monitor="mAP")
     except (UserError, KeyboardInterrupt) as exc:
-        if distributed.is_main():
-            status.write("FAILURE", str(exc) or "interrupted")
+        status.write("FAILURE", str(exc) or "interrupted")
         raise
     console.print(f"best val mAP {summary['best_mAP']:.4f} at epoch {summary['best_epoch']} → {summary['best_weights']}")
 
