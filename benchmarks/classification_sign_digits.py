@@ -56,7 +56,8 @@ def bare_pytorch_images_per_s(args, epochs):
 
     torch.manual_seed(0)
     model = build_classifier(args.backbone, 10, 0.2)
-    aug = AugmentationSpec(random_resized_crop_scale=[0.8, 1.0], horizontal_flip=0.0)
+    aug = AugmentationSpec(random_resized_crop_scale=[args.crop_scale_min, 1.0], horizontal_flip=0.0,
+                           rotation_degrees=args.rotation_degrees, brightness=0.0, contrast=0.0, saturation=0.0, hue=0.0)
     meta = model_meta_for(args)
     samples = read_split_list(DATA / "Dataset", DATA / "splits" / "train.txt", "train")
     classes = sorted({c for _, c in samples})
@@ -94,7 +95,7 @@ def evaluate(spec, model_path, out_dir):
     return json.loads((Path(out_dir) / "evaluation.json").read_text())["top1"]
 
 
-def pick_threshold(checkpoint, image_size, target_ratio, steps=10):
+def pick_threshold(checkpoint, image_size, target_ratio, granularity, steps=10):
     """Smallest -pth (bisection on [0, 1]) whose pruned MACs are at most target_ratio of the original."""
     payload = read_checkpoint(checkpoint)
     base = model_from_checkpoint(payload, rebuild).eval()
@@ -103,7 +104,7 @@ def pick_threshold(checkpoint, image_size, target_ratio, steps=10):
     for _ in range(steps):
         pth = round((low + high) / 2, 4)
         model = copy.deepcopy(base)
-        prune_model(model, torch.zeros(1, 3, image_size, image_size), threshold=pth)
+        prune_model(model, torch.zeros(1, 3, image_size, image_size), threshold=pth, granularity=granularity)
         ratio = count_macs(model, image_size) / base_macs
         sweep.append((pth, round(ratio, 3)))
         low, high = (low, pth) if ratio <= target_ratio else (pth, high)
@@ -130,6 +131,10 @@ def main():
     parser.add_argument("--optimizer", default="sgd")
     parser.add_argument("--lr", type=float, default=0.05)
     parser.add_argument("--target_macs_ratio", type=float, default=0.27)
+    parser.add_argument("--crop_scale_min", type=float, default=0.8, help="random resized crop scale [MIN, 1]")
+    parser.add_argument("--rotation_degrees", type=float, default=0.0)
+    parser.add_argument("--granularity", type=int, default=8,
+                        help="prune -pg: channels kept per layer are a multiple of it (16 suits ORT's INT8 kernels)")
     parser.add_argument("--bare_epochs", type=int, default=3)
     parser.add_argument("--work", default=str(ROOT / "benchmarks" / "runs"))
     parser.add_argument("--reuse_training", action="store_true",
@@ -148,7 +153,7 @@ dataset:
   test_list: {DATA / 'splits' / 'test.txt'}
   image_size: {args.image_size}
   num_workers: 2
-  augmentation: {{random_resized_crop_scale: [0.8, 1.0], horizontal_flip: 0.0, brightness: 0.0, contrast: 0.0, saturation: 0.0, hue: 0.0}}
+  augmentation: {{random_resized_crop_scale: [{args.crop_scale_min}, 1.0], rotation_degrees: {args.rotation_degrees}, horizontal_flip: 0.0, brightness: 0.0, contrast: 0.0, saturation: 0.0, hue: 0.0}}
 model: {{backbone: {args.backbone}, pretrained: {args.pretrained or 'null'}}}
 train:
   num_epochs: {args.epochs}
@@ -184,9 +189,9 @@ export: {{cal_batches: 8, cal_batch_size: 16}}
     base_macs = count_macs(model_from_checkpoint(read_checkpoint(best), rebuild), args.image_size)
     result["unpruned"] = {"top1": evaluate(spec, work / "unpruned.onnx", work / "eval_unpruned"), "macs": base_macs}
 
-    pth, sweep = pick_threshold(best, args.image_size, args.target_macs_ratio)
-    result["prune"] = {"pth": pth, "sweep_pth_macs_ratio": sweep}
-    tao("prune", "-m", best, "-o", work / "pruned" / "model.pth", "-pth", pth)
+    pth, sweep = pick_threshold(best, args.image_size, args.target_macs_ratio, args.granularity)
+    result["prune"] = {"pth": pth, "pg": args.granularity, "sweep_pth_macs_ratio": sweep}
+    tao("prune", "-m", best, "-o", work / "pruned" / "model.pth", "-pth", pth, "-pg", args.granularity)
     tao("train", "-e", spec, "-r", work / "retrain", f"model.pruned_model={work / 'pruned' / 'model.pth'}",
         "model.pretrained=null", f"train.num_epochs={args.retrain_epochs}")
     retrained = work / "retrain" / "weights" / "best.pth"
