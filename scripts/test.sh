@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # The test command: set up (or reuse) .venv; start a Docker engine and build the CV worker image when this
-# machine allows it (root: installs Debian's docker.io); then run the whole test suite. Without an engine the
-# Docker tests skip and say why.
+# machine allows it (root: installs Debian's docker.io); then run the whole test suite. Without an engine (or the
+# disk space the image needs) the Docker tests skip and say why.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup_venv.sh
 if bash scripts/docker_engine.sh; then
-  bash scripts/build_images.sh
+  bash scripts/build_images.sh || { rc=$?; [ $rc = 3 ] || exit $rc; echo "test.sh: so the Docker runtime tests will be skipped"; }
 else
   echo "test.sh: no Docker engine, so the Docker runtime tests will be skipped"
 fi
