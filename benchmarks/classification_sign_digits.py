@@ -130,6 +130,8 @@ def main():
     parser.add_argument("--batch_size", type=int, default=64)
     parser.add_argument("--optimizer", default="sgd")
     parser.add_argument("--lr", type=float, default=0.05)
+    parser.add_argument("--retrain_optimizer", default=None, help="optimizer of the retrain (default: --optimizer)")
+    parser.add_argument("--retrain_lr", type=float, default=None, help="learning rate of the retrain (default: --lr)")
     parser.add_argument("--target_macs_ratio", type=float, default=0.27)
     parser.add_argument("--crop_scale_min", type=float, default=0.8, help="random resized crop scale [MIN, 1]")
     parser.add_argument("--rotation_degrees", type=float, default=0.0)
@@ -165,7 +167,8 @@ evaluate: {{split: test, batch_size: 64}}
 export: {{cal_batches: 8, cal_batch_size: 16}}
 """)
     result = {"backbone": args.backbone, "pretrained": args.pretrained, "image_size": args.image_size,
-              "epochs": args.epochs, "retrain_epochs": args.retrain_epochs, "batch_size": args.batch_size,
+              "epochs": args.epochs, "retrain_epochs": args.retrain_epochs,
+              "retrain_optimizer": args.retrain_optimizer or args.optimizer, "retrain_lr": args.retrain_lr or args.lr, "batch_size": args.batch_size,
               "command": " ".join([Path(sys.executable).name, *sys.argv]), "threads": torch.get_num_threads()}
 
     out = ROOT / "benchmarks" / "results" / f"{args.backbone}.json"
@@ -193,7 +196,9 @@ export: {{cal_batches: 8, cal_batch_size: 16}}
     result["prune"] = {"pth": pth, "pg": args.granularity, "sweep_pth_macs_ratio": sweep}
     tao("prune", "-m", best, "-o", work / "pruned" / "model.pth", "-pth", pth, "-pg", args.granularity)
     tao("train", "-e", spec, "-r", work / "retrain", f"model.pruned_model={work / 'pruned' / 'model.pth'}",
-        "model.pretrained=null", f"train.num_epochs={args.retrain_epochs}")
+        "model.pretrained=null", f"train.num_epochs={args.retrain_epochs}",
+        f"train.optimizer.name={args.retrain_optimizer or args.optimizer}",
+        f"train.optimizer.lr={args.retrain_lr or args.lr}")
     retrained = work / "retrain" / "weights" / "best.pth"
     tao("export", "-m", retrained, "-o", work / "pruned.onnx")
     pruned_macs = count_macs(model_from_checkpoint(read_checkpoint(retrained), rebuild), args.image_size)
