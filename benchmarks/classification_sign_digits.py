@@ -50,6 +50,16 @@ def tao(*args):
     return result.stdout, time.perf_counter() - start
 
 
+def training_images_folder(folder):
+    """A folder of links to the training split's images: INT8 calibration must not see the test images."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for line in (DATA / "splits" / "train.txt").read_text().split():
+        link = folder / line.replace("/", "_")
+        if not link.is_symlink():
+            link.symlink_to(DATA / "Dataset" / line)
+    return folder
+
+
 def bare_pytorch_images_per_s(args, epochs):
     """The reference: a plain PyTorch loop on the same model, data pipeline, optimizer and schedule."""
     from tao_cv.models import build_classifier
@@ -64,7 +74,7 @@ def bare_pytorch_images_per_s(args, epochs):
     dataset = ImageClassificationDataset(samples, classes, train_transform(args.image_size, meta["mean"], meta["std"], aug))
     loader = torch.utils.data.DataLoader(dataset, batch_size=args.batch_size, shuffle=True, num_workers=2,
                                          persistent_workers=True, drop_last=True)
-    optimizer = build_optimizer(model.parameters(), OptimizerSpec(name=args.optimizer, lr=args.lr, weight_decay=5e-4))
+    optimizer = build_optimizer(model.parameters(), OptimizerSpec(name=args.optimizer, lr=args.lr, weight_decay=args.weight_decay))
     scheduler = build_scheduler(optimizer, SchedulerSpec(name="cosine", warmup_epochs=1), len(loader), epochs)
     loss_fn = torch.nn.CrossEntropyLoss()
     rates = []
@@ -130,6 +140,8 @@ def main():
     parser.add_argument("--batch_size", type=int, default=64)
     parser.add_argument("--optimizer", default="sgd")
     parser.add_argument("--lr", type=float, default=0.05)
+    parser.add_argument("--weight_decay", type=float, default=0.0005)
+    parser.add_argument("--seed", type=int, default=42, help="train.seed of the training and the retrain")
     parser.add_argument("--retrain_optimizer", default=None, help="optimizer of the retrain (default: --optimizer)")
     parser.add_argument("--retrain_lr", type=float, default=None, help="learning rate of the retrain (default: --lr)")
     parser.add_argument("--target_macs_ratio", type=float, default=0.27)
@@ -160,15 +172,18 @@ model: {{backbone: {args.backbone}, pretrained: {args.pretrained or 'null'}}}
 train:
   num_epochs: {args.epochs}
   batch_size: {args.batch_size}
-  optimizer: {{name: {args.optimizer}, lr: {args.lr}, weight_decay: 0.0005}}
+  optimizer: {{name: {args.optimizer}, lr: {args.lr}, weight_decay: {args.weight_decay}}}
   lr_scheduler: {{name: cosine, warmup_epochs: 1}}
   resume: false
+  seed: {args.seed}
 evaluate: {{split: test, batch_size: 64}}
 export: {{cal_batches: 8, cal_batch_size: 16}}
 """)
     result = {"backbone": args.backbone, "pretrained": args.pretrained, "image_size": args.image_size,
               "epochs": args.epochs, "retrain_epochs": args.retrain_epochs,
-              "retrain_optimizer": args.retrain_optimizer or args.optimizer, "retrain_lr": args.retrain_lr or args.lr, "batch_size": args.batch_size,
+              "retrain_optimizer": args.retrain_optimizer or args.optimizer, "retrain_lr": args.retrain_lr or args.lr,
+              "batch_size": args.batch_size, "optimizer": args.optimizer, "lr": args.lr, "weight_decay": args.weight_decay,
+              "seed": args.seed,
               "command": " ".join([Path(sys.executable).name, *sys.argv]), "threads": torch.get_num_threads()}
 
     out = ROOT / "benchmarks" / "results" / f"{args.backbone}.json"
@@ -205,7 +220,7 @@ export: {{cal_batches: 8, cal_batch_size: 16}}
     result["pruned"] = {"top1": evaluate(spec, work / "pruned.onnx", work / "eval_pruned"), "macs": pruned_macs}
 
     tao("export", "-m", retrained, "-o", work / "pruned_int8.onnx", "--data_type", "int8",
-        "--cal_image_dir", DATA / "Dataset", "--cal_cache_file", work / "cal.bin", "-e", spec)
+        "--cal_image_dir", training_images_folder(work / "cal_images"), "--cal_cache_file", work / "cal.bin", "-e", spec)
     result["int8"] = {"top1": evaluate(spec, work / "pruned_int8.onnx", work / "eval_int8"), "macs": pruned_macs}
     measure_latencies(result, work, args.image_size)
     for key in ("pruned", "int8"):
