@@ -3,6 +3,8 @@ import importlib.util
 import zipfile
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 spec = importlib.util.spec_from_file_location("wheelhouse", ROOT / "scripts" / "wheelhouse.py")
 wheelhouse = importlib.util.module_from_spec(spec)
@@ -20,26 +22,28 @@ def make_wheel(folder: Path, name="demo_pkg", version="1.0") -> Path:
     return wheel
 
 
-def test_resolve_finds_the_wheels_pip_would_install_but_not_the_local_project(tmp_path):
+@pytest.fixture
+def wheel(tmp_path):
+    """A wheel in a folder of its own, as pip's find-links folders on this disk hold them."""
     store = tmp_path / "store"
     store.mkdir()
-    wheel = make_wheel(store)
+    return make_wheel(store)
+
+
+def test_resolve_finds_the_wheels_pip_would_install_but_not_the_local_project(tmp_path, wheel):
     project = tmp_path / "proj"
     project.mkdir()
     (project / "pyproject.toml").write_text(
         '[project]\nname = "demo-proj"\nversion = "0.1"\ndependencies = ["demo_pkg==1.0"]\n'
         '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n')
-    urls = wheelhouse.resolve([str(project), "--no-index", "--find-links", str(store), "--no-build-isolation"])
+    urls = wheelhouse.resolve([str(project), "--no-index", "--find-links", str(wheel.parent), "--no-build-isolation"])
     assert urls == [wheel.as_uri()]
 
 
-def test_local_wheels_are_linked_not_copied_and_stale_links_dropped(tmp_path):
-    store = tmp_path / "store"
-    store.mkdir()
-    wheel = make_wheel(store)
+def test_local_wheels_are_linked_not_copied_and_stale_links_dropped(tmp_path, wheel):
     house = tmp_path / "house"
     house.mkdir()
-    (house / "gone-0.1-py3-none-any.whl").symlink_to(store / "gone-0.1-py3-none-any.whl")  # its wheel has gone
+    (house / "gone-0.1-py3-none-any.whl").symlink_to(tmp_path / "gone-0.1-py3-none-any.whl")  # its wheel has gone
 
     wheelhouse.fill(house, [wheel.as_uri()])
 
