@@ -7,7 +7,6 @@ find-links / file:// indexes: torch and its CUDA libraries, ~3 GB) is symlinked,
     python scripts/wheelhouse.py build/wheelhouse ".[cv]" setuptools wheel
 """
 import json
-import os
 import subprocess
 import sys
 import tempfile
