@@ -154,6 +154,8 @@ def main():
     parser.add_argument("--reuse_training", action="store_true",
                         help="reuse the unpruned model of a previous run in --work; prune, retrain and measure again")
     args = parser.parse_args()
+    args.retrain_optimizer = args.retrain_optimizer or args.optimizer
+    args.retrain_lr = args.retrain_lr or args.lr
     if not DATA.is_dir():
         sys.exit(f"{DATA} not found: this benchmark needs ../shared/data/sign_language_digits")
     work = Path(args.work) / args.backbone
@@ -181,7 +183,7 @@ export: {{cal_batches: 8, cal_batch_size: 16}}
 """)
     result = {"backbone": args.backbone, "pretrained": args.pretrained, "image_size": args.image_size,
               "epochs": args.epochs, "retrain_epochs": args.retrain_epochs,
-              "retrain_optimizer": args.retrain_optimizer or args.optimizer, "retrain_lr": args.retrain_lr or args.lr,
+              "retrain_optimizer": args.retrain_optimizer, "retrain_lr": args.retrain_lr,
               "batch_size": args.batch_size, "optimizer": args.optimizer, "lr": args.lr, "weight_decay": args.weight_decay,
               "seed": args.seed,
               "command": " ".join([Path(sys.executable).name, *sys.argv]), "threads": torch.get_num_threads()}
@@ -212,8 +214,7 @@ export: {{cal_batches: 8, cal_batch_size: 16}}
     tao("prune", "-m", best, "-o", work / "pruned" / "model.pth", "-pth", pth, "-pg", args.granularity)
     tao("train", "-e", spec, "-r", work / "retrain", f"model.pruned_model={work / 'pruned' / 'model.pth'}",
         "model.pretrained=null", f"train.num_epochs={args.retrain_epochs}",
-        f"train.optimizer.name={args.retrain_optimizer or args.optimizer}",
-        f"train.optimizer.lr={args.retrain_lr or args.lr}")
+        f"train.optimizer.name={args.retrain_optimizer}", f"train.optimizer.lr={args.retrain_lr}")
     retrained = work / "retrain" / "weights" / "best.pth"
     tao("export", "-m", retrained, "-o", work / "pruned.onnx")
     pruned_macs = count_macs(model_from_checkpoint(read_checkpoint(retrained), rebuild), args.image_size)

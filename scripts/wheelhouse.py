@@ -14,12 +14,17 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 
+def pip(*args):
+    """Run this interpreter's pip; its own message says what failed, so stop with a pointer, not a traceback."""
+    if subprocess.run([sys.executable, "-m", "pip", *args]).returncode:
+        sys.exit(f"wheelhouse.py: `pip {args[0]}` failed (its message is above); fix the requirement or the index")
+
+
 def resolve(requirements: list[str]) -> list[str]:
     """URLs of the distributions pip would install for `requirements` on this machine, from its own resolver."""
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "report.json"
-        subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet",
-                        "--report", str(report), *requirements], check=True)
+        pip("install", "--dry-run", "--ignore-installed", "--quiet", "--report", str(report), *requirements)
         installs = json.loads(report.read_text())["install"]
     # A local project (dir_info: the toolkit itself) is no wheel to serve: the image build copies its source.
     return [item["download_info"]["url"] for item in installs if "archive_info" in item["download_info"]]
@@ -41,8 +46,7 @@ def fill(wheelhouse: Path, urls: list[str]) -> None:
         else:
             remote.append(url)
     if remote:
-        subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--dest", str(wheelhouse),
-                        *remote], check=True)
+        pip("download", "--quiet", "--no-deps", "--dest", str(wheelhouse), *remote)
 
 
 if __name__ == "__main__":
