@@ -6,7 +6,9 @@ For one backbone, all in one run on the same machine:
   2. test top-1 of the trained model (ONNX FP32, i.e. as deployed), MACs, ONNX Runtime latency at batch 1 and 16;
   3. TAO-semantic pruning at the smallest -pth whose MACs fall to --target_macs_ratio, then retraining;
      the pruned model's top-1, MACs and latency;
-  4. INT8 Q/DQ of the pruned model: top-1 and latency.
+  4. INT8 Q/DQ of the pruned model: top-1 and latency;
+  5. with --ratio_pruner R, the reference the issue's bar was measured with, on the same trained model:
+     Torch-Pruning at channel ratio R in every layer (group L2), retrained, exported and timed alongside.
 Steps 2-4 run once per --seeds value (a different seed moves top-1 by about 1 pt on these 310 test images), each
 in WORK/<backbone>/seed<N>; the summary gives mean, min and max over seeds.
 Writes benchmarks/results/<backbone>.json (or --out) and prints a markdown table.
@@ -31,10 +33,11 @@ import torch
 
 from tao_cv.data.classification import ImageClassificationDataset, read_split_list
 from tao_cv.data.transforms import train_transform
-from tao_cv.engine.checkpoint import model_from_checkpoint, read_checkpoint
+from tao_cv.engine.checkpoint import model_from_checkpoint, read_checkpoint, save_checkpoint
 from tao_cv.engine.profile import count_macs, ort_latencies_ms
 from tao_cv.engine.trainer import build_optimizer, build_scheduler
 from tao_cv.prune import prune_model
+from tao_cv.prune.tao_pruner import classifier_head
 from tao_cv.spec.schemas import AugmentationSpec, OptimizerSpec, SchedulerSpec
 from tao_cv.tasks.classification import model_meta, rebuild
 
@@ -123,12 +126,40 @@ def pick_threshold(checkpoint, image_size, target_ratio, granularity, steps=10):
     return high, sorted(sweep)
 
 
-def measure_latencies(result, work, image_size):
-    """ORT latency of the three models at batch 1 and 16, measured side by side (round-robin) in one go."""
-    keys = ("unpruned", "pruned", "int8")
-    paths = [work / "unpruned.onnx", work / "pruned.onnx", work / "pruned_int8.onnx"]
+def ratio_prune(checkpoint, image_size, ratio, output):
+    """The hand-measured reference's pruner: Torch-Pruning with the same channel ratio in every layer, group L2."""
+    import torch_pruning as tp
+
+    payload = read_checkpoint(checkpoint)
+    model = model_from_checkpoint(payload, rebuild).eval()
+    pruner = tp.pruner.MetaPruner(model, torch.zeros(1, 3, image_size, image_size), pruning_ratio=ratio,
+                                  importance=tp.importance.GroupMagnitudeImportance(p=2),
+                                  ignored_layers=[classifier_head(model)])
+    pruner.step()
+    output.parent.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(output, model, {**payload["meta"], "pruned": True})
+
+
+def retrain_export_evaluate(args, spec, work, name, pruned_checkpoint, seed):
+    """Retrain a pruned checkpoint, export it FP32 and INT8, evaluate both: {name: ..., name_int8: ...}."""
+    tao("train", "-e", spec, "-r", work / f"{name}_retrain", f"model.pruned_model={pruned_checkpoint}",
+        "model.pretrained=null", f"train.num_epochs={args.retrain_epochs}", f"train.seed={seed}",
+        f"train.optimizer.name={args.retrain_optimizer}", f"train.optimizer.lr={args.retrain_lr}")
+    retrained = work / f"{name}_retrain" / "weights" / "best.pth"
+    macs = count_macs(model_from_checkpoint(read_checkpoint(retrained), rebuild), args.image_size)
+    tao("export", "-m", retrained, "-o", work / f"{name}.onnx")
+    tao("export", "-m", retrained, "-o", work / f"{name}_int8.onnx", "--data_type", "int8",
+        "--cal_image_dir", training_images_folder(work.parent / "cal_images"), "--cal_cache_file",
+        work / f"{name}_cal.bin", "-e", spec)
+    return {key: {"top1": evaluate(spec, work / f"{key}.onnx", work / f"eval_{key}"), "macs": macs}
+            for key in (name, f"{name}_int8")}
+
+
+def measure_latencies(result, models, image_size):
+    """ORT latency of `models` ({result key: ONNX path}) at batch 1 and 16, measured side by side (round-robin)."""
     for batch, rounds, runs in ((1, 10, 10), (16, 10, 4)):
-        for key, ms in zip(keys, ort_latencies_ms(paths, image_size, batch, rounds=rounds, runs_per_round=runs)):
+        for key, ms in zip(models, ort_latencies_ms(list(models.values()), image_size, batch, rounds=rounds,
+                                                      runs_per_round=runs)):
             result[key][f"b{batch}_ms"] = round(ms, 3)
 
 
@@ -153,6 +184,9 @@ def main():
     parser.add_argument("--rotation_degrees", type=float, default=0.0)
     parser.add_argument("--granularity", type=int, default=8,
                         help="prune -pg: channels kept per layer are a multiple of it (16 suits ORT's INT8 kernels)")
+    parser.add_argument("--ratio_pruner", type=float, default=0.0,
+                        help="also prune each trained model with Torch-Pruning at this channel ratio in every layer "
+                             "(group L2: the hand-measured reference), retrain and measure it side by side")
     parser.add_argument("--bare_epochs", type=int, default=3)
     parser.add_argument("--work", default=str(ROOT / "benchmarks" / "runs"))
     parser.add_argument("--reuse_training", action="store_true",
@@ -213,6 +247,10 @@ export: {{cal_batches: 8, cal_batch_size: 16}}
         print(f"| {run['seed']} | {run['unpruned']['top1']:.4f} | {run['pruned']['top1']:.4f} "
               f"({run['pruned']['macs'] / run['unpruned']['macs']:.3f}x, {run['pruned']['speedup_b16_vs_unpruned']}x) | "
               f"{run['int8']['top1']:.4f} ({run['int8']['speedup_b16_vs_pruned_fp32']}x) |")
+        if "ratio_pruned" in run:
+            ratio, int8 = run["ratio_pruned"], run["ratio_pruned_int8"]
+            print(f"| {run['seed']} (ratio pruner) | | {ratio['top1']:.4f} ({ratio['macs'] / run['unpruned']['macs']:.3f}x, "
+                  f"{ratio['speedup_b16_vs_unpruned']}x) | {int8['top1']:.4f} ({int8['speedup_b16_vs_pruned_fp32']}x) |")
     print(f"summary (mean, min, max over seeds): {json.dumps(result['summary'])}")
     print(f"train img/s ours {result['train']['ours_images_per_s']} vs bare {result['train']['bare_images_per_s']} "
           f"(ratio {result['train']['ratio']})")
@@ -249,22 +287,19 @@ def prune_retrain_measure(args, spec, work, seed):
     pth, sweep = pick_threshold(best, args.image_size, args.target_macs_ratio, args.granularity)
     result["prune"] = {"pth": pth, "pg": args.granularity, "sweep_pth_macs_ratio": sweep}
     tao("prune", "-m", best, "-o", work / "pruned" / "model.pth", "-pth", pth, "-pg", args.granularity)
-    tao("train", "-e", spec, "-r", work / "retrain", f"model.pruned_model={work / 'pruned' / 'model.pth'}",
-        "model.pretrained=null", f"train.num_epochs={args.retrain_epochs}", f"train.seed={seed}",
-        f"train.optimizer.name={args.retrain_optimizer}", f"train.optimizer.lr={args.retrain_lr}")
-    retrained = work / "retrain" / "weights" / "best.pth"
-    tao("export", "-m", retrained, "-o", work / "pruned.onnx")
-    pruned_macs = count_macs(model_from_checkpoint(read_checkpoint(retrained), rebuild), args.image_size)
-    result["pruned"] = {"top1": evaluate(spec, work / "pruned.onnx", work / "eval_pruned"), "macs": pruned_macs}
-
-    tao("export", "-m", retrained, "-o", work / "pruned_int8.onnx", "--data_type", "int8",
-        "--cal_image_dir", training_images_folder(work.parent / "cal_images"), "--cal_cache_file", work / "cal.bin",
-        "-e", spec)
-    result["int8"] = {"top1": evaluate(spec, work / "pruned_int8.onnx", work / "eval_int8"), "macs": pruned_macs}
-    measure_latencies(result, work, args.image_size)
-    for key in ("pruned", "int8"):
+    tao_pruned = retrain_export_evaluate(args, spec, work, "pruned", work / "pruned" / "model.pth", seed)
+    result.update(pruned=tao_pruned["pruned"], int8=tao_pruned["pruned_int8"])
+    models = {"unpruned": work / "unpruned.onnx", "pruned": work / "pruned.onnx", "int8": work / "pruned_int8.onnx"}
+    if args.ratio_pruner:
+        ratio_prune(best, args.image_size, args.ratio_pruner, work / "ratio_pruned" / "model.pth")
+        result.update(retrain_export_evaluate(args, spec, work, "ratio_pruned", work / "ratio_pruned" / "model.pth", seed))
+        models.update({key: work / f"{key}.onnx" for key in ("ratio_pruned", "ratio_pruned_int8")})
+    measure_latencies(result, models, args.image_size)
+    for key in list(models)[1:]:
         result[key]["speedup_b16_vs_unpruned"] = round(result["unpruned"]["b16_ms"] / result[key]["b16_ms"], 2)
-    result["int8"]["speedup_b16_vs_pruned_fp32"] = round(result["pruned"]["b16_ms"] / result["int8"]["b16_ms"], 2)
+    for fp32, int8 in (("pruned", "int8"), ("ratio_pruned", "ratio_pruned_int8")):
+        if int8 in result:
+            result[int8]["speedup_b16_vs_pruned_fp32"] = round(result[fp32]["b16_ms"] / result[int8]["b16_ms"], 2)
     return result
 
 
@@ -280,6 +315,14 @@ def summarize(runs):
         "pruned_speedup_b16": [r["pruned"]["speedup_b16_vs_unpruned"] for r in runs],
         "int8_speedup_b16_over_fp32": [r["int8"]["speedup_b16_vs_pruned_fp32"] for r in runs],
     }
+    if "ratio_pruned" in runs[0]:  # the reference pruner, on the same trained models
+        figures.update({
+            "ratio_pruned_top1": [r["ratio_pruned"]["top1"] for r in runs],
+            "ratio_pruned_int8_top1": [r["ratio_pruned_int8"]["top1"] for r in runs],
+            "ratio_pruned_macs_ratio": [r["ratio_pruned"]["macs"] / r["unpruned"]["macs"] for r in runs],
+            "ratio_pruned_speedup_b16": [r["ratio_pruned"]["speedup_b16_vs_unpruned"] for r in runs],
+            "ratio_int8_speedup_b16_over_fp32": [r["ratio_pruned_int8"]["speedup_b16_vs_pruned_fp32"] for r in runs],
+        })
     return {key: {"mean": round(sum(v) / len(v), 4), "min": round(min(v), 4), "max": round(max(v), 4)}
             for key, v in figures.items()}
 
