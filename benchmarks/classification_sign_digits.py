@@ -110,7 +110,7 @@ def evaluate(spec, model_path, out_dir):
     return json.loads((Path(out_dir) / "evaluation.json").read_text())["top1"]
 
 
-def pick_threshold(checkpoint, image_size, target_ratio, granularity, steps=10):
+def pick_threshold(checkpoint, image_size, target_ratio, granularity, min_filters, steps=10):
     """Smallest -pth (bisection on [0, 1]) whose pruned MACs are at most target_ratio of the original."""
     payload = read_checkpoint(checkpoint)
     base = model_from_checkpoint(payload, rebuild).eval()
@@ -119,7 +119,8 @@ def pick_threshold(checkpoint, image_size, target_ratio, granularity, steps=10):
     for _ in range(steps):
         pth = round((low + high) / 2, 4)
         model = copy.deepcopy(base)
-        prune_model(model, torch.zeros(1, 3, image_size, image_size), threshold=pth, granularity=granularity)
+        prune_model(model, torch.zeros(1, 3, image_size, image_size), threshold=pth, granularity=granularity,
+                    min_filters=min_filters)
         ratio = count_macs(model, image_size) / base_macs
         sweep.append((pth, round(ratio, 3)))
         low, high = (low, pth) if ratio <= target_ratio else (pth, high)
@@ -184,6 +185,7 @@ def main():
     parser.add_argument("--rotation_degrees", type=float, default=0.0)
     parser.add_argument("--granularity", type=int, default=8,
                         help="prune -pg: channels kept per layer are a multiple of it (16 suits ORT's INT8 kernels)")
+    parser.add_argument("--min_filters", type=int, default=16, help="prune -nf: the fewest filters a layer keeps")
     parser.add_argument("--ratio_pruner", type=float, default=0.0,
                         help="also prune each trained model with Torch-Pruning at this channel ratio in every layer "
                              "(group L2: the hand-measured reference), retrain and measure it side by side")
@@ -284,9 +286,10 @@ def prune_retrain_measure(args, spec, work, seed):
     base_macs = count_macs(model_from_checkpoint(read_checkpoint(best), rebuild), args.image_size)
     result["unpruned"] = {"top1": evaluate(spec, work / "unpruned.onnx", work / "eval_unpruned"), "macs": base_macs}
 
-    pth, sweep = pick_threshold(best, args.image_size, args.target_macs_ratio, args.granularity)
-    result["prune"] = {"pth": pth, "pg": args.granularity, "sweep_pth_macs_ratio": sweep}
-    tao("prune", "-m", best, "-o", work / "pruned" / "model.pth", "-pth", pth, "-pg", args.granularity)
+    pth, sweep = pick_threshold(best, args.image_size, args.target_macs_ratio, args.granularity, args.min_filters)
+    result["prune"] = {"pth": pth, "pg": args.granularity, "nf": args.min_filters, "sweep_pth_macs_ratio": sweep}
+    tao("prune", "-m", best, "-o", work / "pruned" / "model.pth", "-pth", pth, "-pg", args.granularity,
+        "-nf", args.min_filters)
     tao_pruned = retrain_export_evaluate(args, spec, work, "pruned", work / "pruned" / "model.pth", seed)
     result.update(pruned=tao_pruned["pruned"], int8=tao_pruned["pruned_int8"])
     models = {"unpruned": work / "unpruned.onnx", "pruned": work / "pruned.onnx", "int8": work / "pruned_int8.onnx"}
