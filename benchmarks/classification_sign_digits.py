@@ -7,7 +7,8 @@ For one backbone, all in one run on the same machine:
   3. TAO-semantic pruning at the smallest -pth whose MACs fall to --target_macs_ratio, then retraining;
      the pruned model's top-1, MACs and latency;
   4. INT8 Q/DQ of the pruned model: top-1 and latency;
-  5. with --ratio_pruner R, the reference the issue's bar was measured with, on the same trained model:
+  5. with --bare_accuracy, the bare loop trained as long as ours with each seed: both final models' test top-1;
+  6. with --ratio_pruner R, the reference the issue's bar was measured with, on the same trained model:
      Torch-Pruning at channel ratio R in every layer (group L2), retrained, exported and timed alongside.
 Steps 2-4 run once per --seeds value (a different seed moves top-1 by about 1 pt on these 310 test images), each
 in WORK/<backbone>/seed<N>; the summary gives mean, min and max over seeds.
@@ -32,7 +33,7 @@ from pathlib import Path
 import torch
 
 from tao_cv.data.classification import ImageClassificationDataset, read_split_list
-from tao_cv.data.transforms import train_transform
+from tao_cv.data.transforms import eval_transform, train_transform
 from tao_cv.engine.checkpoint import model_from_checkpoint, read_checkpoint, save_checkpoint
 from tao_cv.engine.profile import count_macs, ort_latencies_ms
 from tao_cv.engine.trainer import build_optimizer, build_scheduler
@@ -65,11 +66,12 @@ def training_images_folder(folder):
     return folder
 
 
-def bare_pytorch_images_per_s(args, epochs):
-    """The reference: a plain PyTorch loop on the same model, data pipeline, optimizer and schedule."""
+def bare_pytorch_train(args, epochs, seed=0):
+    """The reference: a plain PyTorch loop on the same model, data pipeline, optimizer and schedule.
+    Returns the trained model and its images/s per epoch."""
     from tao_cv.models import build_classifier
 
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     model = build_classifier(args.backbone, 10, 0.2)
     aug = AugmentationSpec(random_resized_crop_scale=[args.crop_scale_min, 1.0], horizontal_flip=0.0,
                            rotation_degrees=args.rotation_degrees, brightness=0.0, contrast=0.0, saturation=0.0, hue=0.0)
@@ -94,7 +96,21 @@ def bare_pytorch_images_per_s(args, epochs):
             scheduler.step()
             seen += x.shape[0]
         rates.append(seen / (time.perf_counter() - start))
-    return rates
+    return model, rates
+
+
+def bare_test_top1(args, model):
+    """Test top-1 of a bare-loop model, in plain PyTorch."""
+    meta = model_meta_for(args)
+    samples = read_split_list(DATA / "Dataset", DATA / "splits" / "test.txt", "test")
+    classes = sorted({c for _, c in samples})
+    dataset = ImageClassificationDataset(samples, classes, eval_transform(args.image_size, meta["mean"], meta["std"]))
+    correct = 0
+    model.eval()
+    with torch.no_grad():
+        for x, y in torch.utils.data.DataLoader(dataset, batch_size=64):
+            correct += (model(x).argmax(1) == y).sum().item()
+    return correct / len(dataset)
 
 
 def model_meta_for(args):
@@ -190,6 +206,8 @@ def main():
                         help="also prune each trained model with Torch-Pruning at this channel ratio in every layer "
                              "(group L2: the hand-measured reference), retrain and measure it side by side")
     parser.add_argument("--bare_epochs", type=int, default=3)
+    parser.add_argument("--bare_accuracy", action="store_true",
+                        help="also train the bare loop --epochs long per seed and compare its test top-1 with ours")
     parser.add_argument("--work", default=str(ROOT / "benchmarks" / "runs"))
     parser.add_argument("--reuse_training", action="store_true",
                         help="reuse the unpruned model of a previous run in --work; prune, retrain and measure again")
@@ -238,6 +256,11 @@ export: {{cal_batches: 8, cal_batch_size: 16}}
             if index == 0:  # the throughput comparison: our first training and the bare loop, back to back
                 result["train"] = throughput(args, run_dir, seconds)
         result["runs"].append(prune_retrain_measure(args, spec, run_dir, seed))
+        if args.bare_accuracy:  # does our train reach what a bare loop reaches? Both: the final epoch's weights
+            tao("evaluate", "-e", spec, "-m", run_dir / "unpruned" / "weights" / "last.pth", "-r", run_dir / "eval_last")
+            result["runs"][-1]["last_epoch_top1"] = {
+                "ours": json.loads((run_dir / "eval_last" / "evaluation.json").read_text())["top1"],
+                "bare_pytorch": bare_test_top1(args, bare_pytorch_train(args, args.epochs, seed)[0])}
     result["summary"] = summarize(result["runs"])
 
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -266,7 +289,7 @@ def train_unpruned(spec, run_dir, seed):
 def throughput(args, run_dir, seconds):
     log = list(csv.DictReader((run_dir / "unpruned" / "training_log.csv").open()))
     ours = [float(r["images_per_s"]) for r in log][1:]  # first epoch pays worker start-up in both loops
-    bare = bare_pytorch_images_per_s(args, args.bare_epochs)[1:]
+    bare = bare_pytorch_train(args, args.bare_epochs)[1][1:]
     train = {"ours_images_per_s": round(sum(ours) / len(ours), 2),
              "bare_images_per_s": round(sum(bare) / len(bare), 2), "wall_s": round(seconds, 1)}
     train["ratio"] = round(train["ours_images_per_s"] / train["bare_images_per_s"], 3)
@@ -318,6 +341,9 @@ def summarize(runs):
         "pruned_speedup_b16": [r["pruned"]["speedup_b16_vs_unpruned"] for r in runs],
         "int8_speedup_b16_over_fp32": [r["int8"]["speedup_b16_vs_pruned_fp32"] for r in runs],
     }
+    if "last_epoch_top1" in runs[0]:
+        figures.update({f"last_epoch_top1_{who}": [r["last_epoch_top1"][who] for r in runs]
+                        for who in ("ours", "bare_pytorch")})
     if "ratio_pruned" in runs[0]:  # the reference pruner, on the same trained models
         figures.update({
             "ratio_pruned_top1": [r["ratio_pruned"]["top1"] for r in runs],
