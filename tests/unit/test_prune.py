@@ -92,6 +92,15 @@ def test_residual_group_is_pruned_as_one(criterion, threshold, kept):
     assert net(torch.zeros(2, 3, 8, 8)).shape == (2, 4)
 
 
+def test_groups_raised_to_min_filters_are_flagged():
+    # conv_a: one filter above 0.5 (would keep 1), floor 2 raises it; residual group (union): 5 above 0.5, floor 2 unused
+    net = residual_net(STEM, CONV_B, a_norms=[1.0, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05])
+    groups = prune_model(net, torch.zeros(1, 3, 8, 8), threshold=0.5, granularity=1, min_filters=2)
+    flags = {layer: (group["after"], group["at_min_filters"]) for group in groups for layer in group["layers"]}
+    assert flags["conv_a"] == (2, True)
+    assert flags["stem"] == (5, False)
+
+
 def test_excluded_member_keeps_whole_group():
     net = residual_net(STEM, CONV_B, a_norms=[1.0, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05])
     prune_model(net, torch.zeros(1, 3, 8, 8), threshold=0.5, granularity=1, min_filters=1, excluded_layers=["conv_b"])

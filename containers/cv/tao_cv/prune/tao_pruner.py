@@ -84,7 +84,7 @@ def classifier_head(model):
 
 def prune_model(model, example_input, *, threshold=0.1, normalizer="max", equalization="union", granularity=8,
                 min_filters=16, excluded_layers=(), heads=None):
-    """Prune `model` in place; return the per-group decisions [{layers, before, after}].
+    """Prune `model` in place; return the per-group decisions [{layers, before, after, at_min_filters}].
     `heads`: output layers whose channels are the task's outputs (never pruned); default the classifier."""
     model.eval()
     excluded = _resolve_layers(model, excluded_layers)
@@ -104,12 +104,15 @@ def prune_model(model, example_input, *, threshold=0.1, normalizer="max", equali
         order = torch.argsort(scores, descending=True)
         pruned = sorted(order[keep:].tolist())
         members = [names.get(m, str(m)) for m in _members(group)]
-        plans.append({"root": root, "layers": members, "before": depth, "after": keep, "prune_idxs": pruned})
+        # The threshold alone would have cut this group below -nf: the floor, not the scores, set its width.
+        floored = keep < depth and int((scores > threshold).sum()) < min(min_filters, depth)
+        plans.append({"root": root, "layers": members, "before": depth, "after": keep, "prune_idxs": pruned,
+                      "at_min_filters": floored})
     for plan in plans:  # decide everything on the original weights first, then cut
         if plan["prune_idxs"]:
             pruner = graph.get_pruner_of_module(plan["root"])
             graph.get_pruning_group(plan["root"], pruner.prune_out_channels, plan["prune_idxs"]).prune()
-    return [{k: plan[k] for k in ("layers", "before", "after")} for plan in plans]
+    return [{k: plan[k] for k in ("layers", "before", "after", "at_min_filters")} for plan in plans]
 
 
 def _members(group):

@@ -83,6 +83,12 @@ def prune_command(args, rebuild, input_hw, heads=None):
                   f"({after['params'] / before['params'] - 1:+.0%})   MACs {before['macs'] / 1e6:.1f} M → "
                   f"{after['macs'] / 1e6:.1f} M ({after['macs'] / before['macs'] - 1:+.0%})   "
                   f"model → {args.output}   report → {report_path}")
+    floored = [group["layers"][0] for group in groups if group["at_min_filters"]]
+    if floored:
+        console.print(f"note: {len(floored)} of {len(groups)} groups were cut to the -nf floor ({args.min_num_filters}): "
+                      f"{', '.join(floored[:6])}{' ...' if len(floored) > 6 else ''}. The threshold would have cut them "
+                      "further; if the retrained accuracy drops, raise -nf (e.g. -nf 32) so that these layers keep "
+                      "more and the wider ones give up more.")
     return report
 
 
