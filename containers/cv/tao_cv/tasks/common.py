@@ -87,8 +87,8 @@ def prune_command(args, rebuild, input_hw, heads=None):
     if floored:
         console.print(f"note: {len(floored)} of {len(groups)} groups were cut to the -nf floor ({args.min_num_filters}): "
                       f"{', '.join(floored[:6])}{' ...' if len(floored) > 6 else ''}. The threshold would have cut them "
-                      "further; if the retrained accuracy drops, raise -nf (e.g. -nf 32) so that these layers keep "
-                      "more and the wider ones give up more.")
+                      "further; if the retrained accuracy drops, raise -nf (e.g. -nf 32) to keep more of them, and "
+                      "-pth to take the MACs from the wider layers instead.")
     return report
 
 
