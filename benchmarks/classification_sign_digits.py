@@ -2,7 +2,7 @@
 
 For one backbone, all in one run on the same machine:
   1. our `tao classification train` (the real CLI) vs a bare PyTorch loop on the same model, batch, data
-     pipeline and optimizer: train images/s, ratio ours / bare;
+     pipeline and optimizer, run right before and right after ours: train images/s, ratio ours / bare;
   2. test top-1 of the trained model (ONNX FP32, i.e. as deployed), MACs, ONNX Runtime latency at batch 1 and 16;
   3. TAO-semantic pruning at the smallest -pth whose MACs fall to --target_macs_ratio, then retraining;
      the pruned model's top-1, MACs and latency;
