@@ -10,7 +10,7 @@ For one backbone, all in one run on the same machine:
   5. with --bare_accuracy, the bare loop trained as long as ours with each seed: both final models' test top-1;
   6. with --ratio_pruner R, the reference the issue's bar was measured with, on the same trained model:
      Torch-Pruning at channel ratio R in every layer (group L2), retrained, exported and timed alongside.
-Steps 2-4 run once per --seeds value (a different seed moves top-1 by about 1 pt on these 310 test images), each
+The training and steps 2-6 run once per --seeds value (a different seed moves top-1 by about 1 pt on these 310 test images), each
 in WORK/<backbone>/seed<N>; the summary gives mean, min and max over seeds.
 Writes benchmarks/results/<backbone>.json (or --out) and prints a markdown table.
 
@@ -28,6 +28,7 @@ import os
 import subprocess
 import sys
 import time
+from statistics import fmean
 from pathlib import Path
 
 import torch
@@ -113,6 +114,11 @@ def bare_test_top1(args, model):
     return correct / len(dataset)
 
 
+def seed_list(text):
+    """--seeds: comma-separated integers (argparse names this function when one is not)."""
+    return [int(x) for x in text.split(",")]
+
+
 def model_meta_for(args):
     from tao_cv.spec.schemas import ClassificationSpec
 
@@ -191,7 +197,7 @@ def main():
     parser.add_argument("--optimizer", default="sgd")
     parser.add_argument("--lr", type=float, default=0.05)
     parser.add_argument("--weight_decay", type=float, default=0.0005)
-    parser.add_argument("--seeds", type=lambda text: [int(x) for x in text.split(",")], default=[42],
+    parser.add_argument("--seeds", type=seed_list, default=[42],
                         help="comma-separated train.seed values: one full run (training, prune, retrain, INT8) per seed")
     parser.add_argument("--out", default=None, help="results file name under benchmarks/results (default <backbone>.json)")
     parser.add_argument("--retrain_optimizer", default=None, help="optimizer of the retrain (default: --optimizer)")
@@ -245,20 +251,19 @@ export: {{cal_batches: 8, cal_batch_size: 16}}
               "seeds": args.seeds,
               "command": " ".join([Path(sys.executable).name, *sys.argv]), "threads": torch.get_num_threads()}
     out = ROOT / "benchmarks" / "results" / (args.out or f"{args.backbone}.json")
-    previous = json.loads(out.read_text()) if args.reuse_training else None
+    if args.reuse_training:  # keep the unpruned models and their training figures; redo everything after them
+        result["train"] = json.loads(out.read_text())["train"]
     result["runs"] = []
     for index, seed in enumerate(args.seeds):
         run_dir = work / f"seed{seed}"
-        if previous:  # keep the unpruned model and its training figures; redo everything after it
-            result["train"] = previous["train"]
-        else:
-            # The throughput comparison: the bare loop right before and right after our first training, so that
-            # the shared machine's drift (±15 % over minutes) hits both sides alike.
-            bare_before = bare_pytorch_train(args, args.bare_epochs)[1][1:] if index == 0 else None
+        if index == 0 and not args.reuse_training:
+            # The throughput comparison: the bare loop right before and right after our training, so that the
+            # shared machine's drift (±15 % over minutes) hits both sides alike.
+            bare_before = bare_pytorch_train(args, args.bare_epochs)[1][1:]
             seconds = train_unpruned(spec, run_dir, seed)
-            if index == 0:
-                bare_after = bare_pytorch_train(args, args.bare_epochs)[1][1:]
-                result["train"] = throughput(run_dir, seconds, bare_before, bare_after)
+            result["train"] = throughput(run_dir, seconds, bare_before, bare_pytorch_train(args, args.bare_epochs)[1][1:])
+        elif not args.reuse_training:
+            train_unpruned(spec, run_dir, seed)
         result["runs"].append(prune_retrain_measure(args, spec, run_dir, seed))
         if args.bare_accuracy:  # does our train reach what a bare loop reaches? Both: the final epoch's weights
             tao("evaluate", "-e", spec, "-m", run_dir / "unpruned" / "weights" / "last.pth", "-r", run_dir / "eval_last")
@@ -294,11 +299,9 @@ def throughput(run_dir, seconds, bare_before, bare_after):
     """Our train's images/s (from its log) against the bare loop's per-epoch rates before and after it."""
     log = list(csv.DictReader((run_dir / "unpruned" / "training_log.csv").open()))
     ours = [float(r["images_per_s"]) for r in log][1:]  # first epoch pays worker start-up in both loops
-    bare = bare_before + bare_after
-    train = {"ours_images_per_s": round(sum(ours) / len(ours), 2),
-             "bare_images_per_s": round(sum(bare) / len(bare), 2), "wall_s": round(seconds, 1),
-             "bare_before_images_per_s": round(sum(bare_before) / len(bare_before), 2),
-             "bare_after_images_per_s": round(sum(bare_after) / len(bare_after), 2)}
+    train = {"ours_images_per_s": round(fmean(ours), 2), "bare_images_per_s": round(fmean(bare_before + bare_after), 2),
+             "wall_s": round(seconds, 1), "bare_before_images_per_s": round(fmean(bare_before), 2),
+             "bare_after_images_per_s": round(fmean(bare_after), 2)}
     train["ratio"] = round(train["ours_images_per_s"] / train["bare_images_per_s"], 3)
     return train
 
@@ -359,7 +362,7 @@ def summarize(runs):
             "ratio_pruned_speedup_b16": [r["ratio_pruned"]["speedup_b16_vs_unpruned"] for r in runs],
             "ratio_int8_speedup_b16_over_fp32": [r["ratio_pruned_int8"]["speedup_b16_vs_pruned_fp32"] for r in runs],
         })
-    return {key: {"mean": round(sum(v) / len(v), 4), "min": round(min(v), 4), "max": round(max(v), 4)}
+    return {key: {"mean": round(fmean(v), 4), "min": round(min(v), 4), "max": round(max(v), 4)}
             for key, v in figures.items()}
 
 
