@@ -84,7 +84,7 @@ def bare_pytorch_train(args, epochs, seed=0):
                                          persistent_workers=True, drop_last=True)
     optimizer = build_optimizer(model.parameters(), OptimizerSpec(name=args.optimizer, lr=args.lr, weight_decay=args.weight_decay))
     scheduler = build_scheduler(optimizer, SchedulerSpec(name="cosine", warmup_epochs=1), len(loader), epochs)
-    loss_fn = torch.nn.CrossEntropyLoss()
+    loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=args.label_smoothing)
     rates = []
     for _ in range(epochs):
         model.train()
@@ -197,6 +197,7 @@ def main():
     parser.add_argument("--optimizer", default="sgd")
     parser.add_argument("--lr", type=float, default=0.05)
     parser.add_argument("--weight_decay", type=float, default=0.0005)
+    parser.add_argument("--label_smoothing", type=float, default=0.0, help="train.label_smoothing (bare loop too)")
     parser.add_argument("--seeds", type=seed_list, default=[42],
                         help="comma-separated train.seed values: one full run (training, prune, retrain, INT8) per seed")
     parser.add_argument("--out", default=None, help="results file name under benchmarks/results (default <backbone>.json)")
@@ -240,6 +241,7 @@ train:
   batch_size: {args.batch_size}
   optimizer: {{name: {args.optimizer}, lr: {args.lr}, weight_decay: {args.weight_decay}}}
   lr_scheduler: {{name: cosine, warmup_epochs: 1}}
+  label_smoothing: {args.label_smoothing}
   resume: false
 evaluate: {{split: test, batch_size: 64}}
 export: {{cal_batches: 8, cal_batch_size: 16}}
@@ -248,6 +250,7 @@ export: {{cal_batches: 8, cal_batch_size: 16}}
               "epochs": args.epochs, "retrain_epochs": args.retrain_epochs,
               "retrain_optimizer": args.retrain_optimizer, "retrain_lr": args.retrain_lr,
               "batch_size": args.batch_size, "optimizer": args.optimizer, "lr": args.lr, "weight_decay": args.weight_decay,
+              "label_smoothing": args.label_smoothing,
               "seeds": args.seeds,
               "command": " ".join([Path(sys.executable).name, *sys.argv]), "threads": torch.get_num_threads()}
     out = ROOT / "benchmarks" / "results" / (args.out or f"{args.backbone}.json")
