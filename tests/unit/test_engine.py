@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from tao_cv.engine.evaluator import classification_metrics
-from tao_cv.engine.trainer import lr_factor
+from tao_cv.engine.trainer import improves, lr_factor
 from tao_cv.spec.schemas import SchedulerSpec
 
 
@@ -41,3 +41,14 @@ def test_freeze_backbone_trains_only_the_head():
     assert trainable == {"classifier.3.weight", "classifier.3.bias"}
     _set_trainable(model, "classifier.3", only_head=False)
     assert all(p.requires_grad for p in model.parameters())
+
+
+def test_best_epoch_ties_go_to_the_lower_validation_loss():
+    best = {"value": 0.99, "loss": 0.15, "epoch": 7}
+    assert improves({"top1": 0.99, "loss": 0.13}, best, "top1")  # same accuracy, lower loss: the later epoch
+    assert not improves({"top1": 0.99, "loss": 0.16}, best, "top1")
+    assert not improves({"top1": 0.98, "loss": 0.01}, best, "top1")  # accuracy decides first
+    assert improves({"top1": 0.995, "loss": 0.9}, best, "top1")
+    assert improves({"top1": 0.5}, None, "top1")
+    assert not improves({"mAP": 0.5}, {"value": 0.5, "epoch": 3}, "mAP")  # no loss reported: the first tie stays
+    assert improves({"top1": 0.99, "loss": 0.2}, {"value": 0.99, "epoch": 3}, "top1")  # best from an older checkpoint
