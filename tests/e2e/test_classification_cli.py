@@ -70,6 +70,7 @@ def test_prune_retrain_export_int8_evaluate_inference(trained, tiny_spec, tiny_d
     assert model(torch.zeros(1, 3, 32, 32)).shape == (1, 6)
     assert any(layer["after"] < layer["before"] for layer in report["layers"])
     assert "params" in out.stdout and "MACs" in out.stdout
+    assert f"tao classification train -e SPEC -r RESULTS_DIR model.pruned_model={pruned}" in out.stdout
     # -pth 1.0 cuts every group to the floor: the report flags them and the CLI says which flag to raise
     assert report["groups"] and all(group["at_min_filters"] for group in report["groups"])
     assert "raise -nf" in out.stdout

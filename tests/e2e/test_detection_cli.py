@@ -89,7 +89,8 @@ def test_voc_source_and_user_errors(detection_run, tmp_path):
 def test_prune_retrain_export_int8_and_evaluate_onnx(detection_run, tmp_path):
     root, spec = detection_run
     best = root / "run" / "weights" / "best.pth"
-    run_tao("detectnet_v2", "prune", "-m", best, "-o", tmp_path / "pruned" / "model.pth", "-pth", "0.95", "-nf", "8")
+    out = run_tao("detectnet_v2", "prune", "-m", best, "-o", tmp_path / "pruned" / "model.pth", "-pth", "0.95", "-nf", "8")
+    assert "tao detectnet_v2 train -e SPEC" in out.stdout  # the retrain hint names the checkpoint's own task
     report = json.loads((tmp_path / "pruned" / "prune_report.json").read_text())
     assert report["macs_after"] < report["macs_before"]
     heads = {row["layer"]: row for row in report["layers"] if row["layer"] in ("coverage", "bbox")}
