@@ -55,8 +55,9 @@ def quantize_qdq(fp32_path, output, batches, input_name, method="minmax", target
     target 'onnxruntime': asymmetric uint8 activations (U8S8), the fast path of ORT's x86 CPU kernels;
     target 'tensorrt': symmetric int8 activations (zero point 0), which TensorRT's explicit quantization requires.
     fp32_ends keeps the first convolution and the classifier in FP32: quantizing the stem is what lost accuracy
-    in a pruned EfficientNet-Lite0 (77 % -> 98 % top-1 with it FP32), but in ResNet-18 the stem is a quarter of
-    the pruned MACs, so keeping it FP32 costs speed (the caller decides, see quantize_checked).
+    in a pruned EfficientNet-Lite0 (77 % -> 98 % top-1 with it FP32: x86 CPUs without VNNI sum u8*s8 pairs into
+    saturating int16, and the stem multiplies raw image values by full-range weights), but in ResNet-18 the stem is
+    a quarter of the pruned MACs, so keeping it FP32 costs speed (the caller decides, see quantize_checked).
     """
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
