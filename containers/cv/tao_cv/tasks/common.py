@@ -84,8 +84,8 @@ def prune_command(args, rebuild, input_hw, heads=None):
                   f"{after['macs'] / 1e6:.1f} M ({after['macs'] / before['macs'] - 1:+.0%})   "
                   f"model → {args.output}   report → {report_path}")
     console.print(f"next: retrain it — tao {meta.get('task', 'classification')} train -e SPEC -r RESULTS_DIR "
-                  f"model.pruned_model={args.output} model.pretrained=null — as a fresh run, at the training's "
-                  "learning rate or higher: a pruned network re-learns (benchmarks/README.md)")
+                  f"model.pruned_model={args.output} model.pretrained=null — as a fresh run at the training's "
+                  "learning rate, not a low-rate fine-tune: a pruned network re-learns (benchmarks/README.md)")
     floored = [group["layers"][0] for group in groups if group["at_min_filters"]]
     if floored:
         console.print(f"note: {len(floored)} of {len(groups)} groups were cut to the -nf floor ({args.min_num_filters}): "
