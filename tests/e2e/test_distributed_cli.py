@@ -13,6 +13,7 @@ import subprocess
 import time
 
 import pytest
+import torch
 
 from conftest import TAO, run_tao
 
@@ -99,11 +100,12 @@ def test_killing_one_rank_fails_the_run_naming_it_and_the_run_resumes(ddp_spec, 
     finally:
         proc.kill()
     assert proc.returncode == 1, out
-    assert "error: rank 1 (of 2) was killed by SIGKILL" in out and "rank 0 stopped as a result" in out
+    assert "error: rank 1 (of 2) was killed by SIGKILL" in out and "rank 0 stopped as a result" in out, out
     assert "Traceback" not in out
     assert statuses(results)[-1] == "FAILURE"
-    done = len(log_rows(results))
-    assert 1 <= done < 3
+    # rank 0 may have been stopped between writing an epoch's log and its latest.pth: the checkpoint counts
+    done = torch.load(results / "checkpoints" / "latest.pth", weights_only=False)["epoch"] + 1
+    assert 1 <= done < 3 and len(log_rows(results)) in (done, done + 1)
 
     out = run_tao("classification", "train", "-e", ddp_spec, "-r", results, "--nproc_per_node", "2",
                   "train.batch_size=8").stdout
@@ -120,8 +122,6 @@ def test_a_user_error_in_the_ranks_is_reported_once(ddp_spec, tmp_path):
 
 
 def test_gpus_without_cuda_says_how_to_use_cpu_processes(ddp_spec, tmp_path):
-    import torch
-
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
     result = run_tao("classification", "train", "-e", ddp_spec, "-r", tmp_path, "--gpus", "2", check=False)

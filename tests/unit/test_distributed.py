@@ -2,6 +2,9 @@
 
 import argparse
 import csv
+import io
+import json
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -18,9 +21,11 @@ HELPER = Path(__file__).resolve().parents[1] / "helpers" / "fit_tiny.py"
 def test_two_processes_train_exactly_like_one_with_the_same_global_batch(tmp_path):
     """DDP averages the ranks' gradients and DistributedSampler deals each rank every other image of the same
     shuffled order, so 2 processes x batch 8 take the very steps of 1 process x batch 16 (no BatchNorm here)."""
-    subprocess.run([sys.executable, str(HELPER), tmp_path / "one", "16"], check=True, capture_output=True)
-    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-                    str(HELPER), tmp_path / "two", "8"], check=True, capture_output=True)
+    for command in ([sys.executable, str(HELPER), tmp_path / "one", "16"],
+                    [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                     str(HELPER), tmp_path / "two", "8"]):
+        result = subprocess.run(command, capture_output=True, text=True)
+        assert result.returncode == 0, result.stdout + result.stderr
     one = torch.load(tmp_path / "one/weights/last.pth", weights_only=False)["state_dict"]
     two = torch.load(tmp_path / "two/weights/last.pth", weights_only=False)["state_dict"]
     for name in one:
@@ -96,3 +101,69 @@ def test_torchrun_processes_do_not_launch_again(clean_env):
     clean_env.setenv("LOCAL_RANK", "0")
     clean_env.setenv("TORCHELASTIC_RUN_ID", "x")
     assert distributed.plan(_args(nproc_per_node=2)) is None
+
+
+def _failure(tmp_path, rank, exitcode, message=None):
+    from torch.distributed.elastic.multiprocessing.errors import ProcessFailure
+
+    error_file = tmp_path / f"error_{rank}.json"
+    if message is not None:
+        error_file.write_text(json.dumps({"message": message, "timestamp": 0}))
+    return ProcessFailure(local_rank=rank % 2, pid=1000 + rank, exitcode=exitcode, error_file=str(error_file))
+
+
+def _report(failures, processes=2):
+    from rich.console import Console
+
+    console = Console(file=io.StringIO(), width=300)
+    code = distributed.report_failures(failures, processes, 2, console)
+    return code, console.file.getvalue()
+
+
+GLOO_RESET = ("[/__w/pytorch/pytorch/third_party/gloo/gloo/transport/tcp/pair.cc:545] Read error "
+              "[127.0.0.1]:45787: Connection reset by peer.")
+
+
+def test_a_rank_whose_peer_died_is_reported_as_stopped_not_as_the_cause(tmp_path):
+    """Killing rank 1 mid-step makes rank 0's gloo collective fail too (a race with torchrun's SIGTERM): the
+    report names rank 1's death as the cause whichever way the race goes (also when rank 0 was busy outside
+    a collective, still running when torchrun saw rank 1's death, and so is not among torchrun's failures)."""
+    killed = {1: _failure(tmp_path, 1, -signal.SIGKILL)}
+    for rank0 in ({0: _failure(tmp_path, 0, distributed.LOST_PEER_EXIT, GLOO_RESET)}, {0: _failure(tmp_path, 0, 130)},
+                  {0: _failure(tmp_path, 0, -signal.SIGTERM)}, {}):
+        code, out = _report({**rank0, **killed})
+        assert code == 1
+        assert "error: rank 1 (of 2) was killed by SIGKILL" in out and "rank 0 stopped as a result" in out
+        assert "pair.cc" not in out and "resume" in out
+
+
+def test_lost_peers_with_no_failure_here_point_at_the_other_node(tmp_path):
+    code, out = _report({0: _failure(tmp_path, 0, distributed.LOST_PEER_EXIT, GLOO_RESET),
+                         1: _failure(tmp_path, 1, distributed.LOST_PEER_EXIT)})
+    assert code == 1
+    # gloo's bracketed file name is printed as text, not read as rich markup
+    assert f"error: ranks 0, 1 (of 2) lost contact with the other processes ({GLOO_RESET})" in out
+    assert "another node failed or the network dropped" in out
+
+
+def test_user_errors_on_every_rank_are_reported_once_with_exit_code_2(tmp_path):
+    message = "dataset.root: directory /x[/y] does not exist"
+    code, out = _report({0: _failure(tmp_path, 0, 2, message), 1: _failure(tmp_path, 1, 2, message)})
+    assert code == 2 and out.count("does not exist") == 1 and f"ranks 0, 1 (of 2): {message}" in out
+
+
+def test_lost_peer_recognises_gloo_and_store_failures_only_in_a_multi_process_run(monkeypatch):
+    assert not distributed.lost_peer(RuntimeError(GLOO_RESET))  # one process: never
+    monkeypatch.setenv("LOCAL_RANK", "0")
+    monkeypatch.setenv("TORCHELASTIC_RUN_ID", "x")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert distributed.lost_peer(RuntimeError(GLOO_RESET))
+    assert distributed.lost_peer(torch.distributed.DistNetworkError("store gone"))
+    assert not distributed.lost_peer(RuntimeError("mat1 and mat2 shapes cannot be multiplied"))
+
+
+def test_on_a_second_node_the_ranks_still_running_are_named_by_their_global_rank(tmp_path):
+    code, out = _report({3: _failure(tmp_path, 3, 1, "internal error ValueError: x (traceback above)")}, processes=4)
+    assert code == 1
+    assert "error: rank 3 (of 4): internal error ValueError: x" in out and "rank 2 stopped as a result" in out
+    assert "rank 0" not in out and "rank 1" not in out

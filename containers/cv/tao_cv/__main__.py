@@ -7,6 +7,7 @@ import traceback
 import warnings
 
 from rich.console import Console
+from rich.markup import escape
 
 from . import __version__
 from .errors import UserError
@@ -77,20 +78,25 @@ def main(argv=None):
         message = _user_message(exc)
         distributed.record_error(message)
         if not worker:
-            err.print(f"[bold red]error:[/] {message}", highlight=False)
+            err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
         return 2
     except KeyboardInterrupt:
         if not worker:
             err.print("interrupted")
         return 130
     except Exception as exc:
+        if worker and distributed.lost_peer(exc):  # another rank failed first: the launcher reports that one
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)  # torchrun's SIGTERM, now due, just ends this process
+            distributed.record_error(str(exc).strip().splitlines()[0][:300])
+            return distributed.LOST_PEER_EXIT
         traceback.print_exc()
         distributed.record_error(f"internal error {type(exc).__name__}: {exc} (traceback above)")
-        err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc} — this is a bug; please report it "
+        err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {escape(str(exc))} — this is a bug; please report it "
                   "with the command and the lines above")
         return 1
     finally:
         distributed.close()
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the task is over: a late SIGTERM must not raise in shutdown
     return 0
 
 

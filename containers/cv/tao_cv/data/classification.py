@@ -5,6 +5,7 @@ from pathlib import Path
 import torch
 from PIL import Image, UnidentifiedImageError
 from rich.console import Console
+from rich.markup import escape
 
 from ..errors import UserError
 
@@ -84,7 +85,7 @@ def check_images(samples, on_bad_image):
             "remove or fix them, or set dataset.on_bad_image=skip to leave them out"
         )
     for path, exc in bad:
-        _console.print(f"[yellow]warning:[/] skipping unreadable image {path}: {exc}")
+        _console.print(f"[yellow]warning:[/] skipping unreadable image {escape(f'{path}: {exc}')}")
     return good
 
 

@@ -12,17 +12,24 @@ Two halves:
 import datetime
 import json
 import os
+import re
 import signal
 import sys
 import time
 
 import torch
 import torch.distributed as dist
+from rich.markup import escape
 
 from ..errors import UserError
 
 # Validation runs on rank 0 over the whole val set while the other ranks wait in a collective: allow it time.
 COLLECTIVE_TIMEOUT = datetime.timedelta(minutes=60)
+# Exit code of a rank whose collective failed because another process of the run went away: that one's failure
+# is the one to report (`report_failures` names this rank as stopped as a result, not as a cause).
+LOST_PEER_EXIT = 3
+# What gloo (plain RuntimeError) and NCCL say when the other end of a collective is gone.
+_LOST_PEER_TEXT = re.compile(r"by peer|Broken pipe|remote process exited|communicator was aborted", re.IGNORECASE)
 NODE_ENV = {"num_nodes": ("NUM_NODES", "WORLD_SIZE"), "node_rank": ("NODE_RANK",),
             "master_addr": ("MASTER_ADDR",), "master_port": ("MASTER_PORT",)}
 
@@ -115,6 +122,14 @@ def record_error(message):
     if path and in_worker_process():
         with open(path, "w") as fp:
             json.dump({"message": message, "timestamp": int(time.time())}, fp)
+
+
+def lost_peer(exc):
+    """True when `exc` is a collective (or the rendezvous store) failing because another process of a
+    multi-process run died or was killed, rather than a fault of this process."""
+    if world_size() == 1:
+        return False
+    return isinstance(exc, (dist.DistNetworkError, dist.DistStoreError)) or bool(_LOST_PEER_TEXT.search(str(exc)))
 
 
 # ---------------------------------------------------------------- the launching process
@@ -217,31 +232,43 @@ def launch(run, worker_argv):
     try:
         torchrun(parse_args(torchrun_argv(run, worker_argv)))
     except ChildFailedError as exc:
-        return report_failures(exc.failures, processes, err)
+        return report_failures(exc.failures, processes, run["nproc_per_node"], err)
     except SignalException:
         err.print("interrupted")
         return 130
     return 0
 
 
-def report_failures(failures, processes, err):
+def report_failures(failures, processes, nproc_per_node, err):
     """Print which rank failed and why (once per distinct reason); return the run's exit code: 2 when every
-    failing rank stopped on a user error, else 1. Ranks that torchrun stopped because of it (exit 130) are
-    named as such, not as causes (those torchrun reaches before they handle SIGTERM show as killed by it)."""
-    causes, stopped = {}, []
+    failing rank stopped on a user error, else 1. Ranks stopped because of it are named as such, not as causes:
+    those still running when torchrun saw the failure (it lists only the ranks that had ended, then stops the
+    rest), those that handled its SIGTERM (exit 130) or did not get to (killed by SIGTERM), and those whose
+    collective failed because the failed rank went away (LOST_PEER_EXIT). When a rank lost its peers and no rank
+    here failed, the cause is elsewhere (another node, the network): that is what is reported."""
+    first_here = min(global_rank - failure.local_rank for global_rank, failure in failures.items())
+    stopped = [r for r in range(first_here, first_here + nproc_per_node) if r not in failures]
+    causes, lost = {}, {}
     for global_rank, failure in sorted(failures.items()):
+        recorded = "message" in failure.error_file_data and isinstance(failure.message, str)  # by record_error
         if failure.exitcode in (130, -signal.SIGTERM):  # torchrun stops the other ranks with SIGTERM
             stopped.append(global_rank)
-            continue
-        if failure.exitcode < 0:
-            text = f" was killed by {failure.signal_name()}"
-        elif "message" in failure.error_file_data and isinstance(failure.message, str):
-            text = ": " + failure.message
+        elif failure.exitcode == LOST_PEER_EXIT:
+            lost[global_rank] = failure.message if recorded else "a collective failed"
+        elif failure.exitcode < 0:
+            causes.setdefault(f" was killed by {failure.signal_name()}", []).append(global_rank)
+        elif recorded:
+            causes.setdefault(": " + failure.message, []).append(global_rank)
         else:
-            text = f" exited with code {failure.exitcode}"
-        causes.setdefault(text, []).append(global_rank)
+            causes.setdefault(f" exited with code {failure.exitcode}", []).append(global_rank)
+    if lost and not causes:
+        first = next(iter(lost.values()))
+        causes[f" lost contact with the other processes ({first}); a process on another node failed or the "
+               "network dropped: see that node's output"] = sorted(lost)
+    else:
+        stopped = sorted(stopped + list(lost))
     for text, ranks in causes.items():
-        err.print(f"[bold red]error:[/] {_ranks(ranks)} (of {processes}){text}")
+        err.print(f"[bold red]error:[/] {_ranks(ranks)} (of {processes}){escape(text)}")
     if stopped:
         err.print(f"{_ranks(stopped)} stopped " + ("as a result" if causes else "(interrupted)"))
     failed = [failures[r] for ranks in causes.values() for r in ranks]

@@ -156,9 +156,10 @@ def fit(model, *, train_loader, validate, loss_fn, spec, results_dir, meta, moni
                 f"cannot resume from {latest}: it does not match this spec ({str(exc).splitlines()[0]}); "
                 "use a new results dir or set train.resume=false"
             ) from None
+        history, best, start_epoch = state["history"], state["best"], state["epoch"] + 1
         if main:
             torch.set_rng_state(state["rng"])
-        history, best, start_epoch = state["history"], state["best"], state["epoch"] + 1
+            write_csv(results_dir / "training_log.csv", history)  # a run stopped after its log, before latest.pth
         console.print(f"resuming from {latest} (epoch {state['epoch'] + 1} done)")
 
     status.write("STARTED", "Starting training", epoch=start_epoch, max_epoch=spec.num_epochs)
@@ -211,16 +212,18 @@ def fit(model, *, train_loader, validate, loss_fn, spec, results_dir, meta, moni
 
 
 def _write_epoch(model, meta, results_dir, spec, epoch, metrics, improved, train_state):
-    """Everything one epoch leaves on disk: best/last weights, the resumable checkpoint(s), log and plot."""
+    """Everything one epoch leaves on disk: best/last weights, log and plot, the resumable checkpoint(s).
+    `latest.pth` comes last: resume trusts it, so a run stopped anywhere in here never has a log that lags it
+    (a log ahead of it is rewritten from the checkpoint's history on resume)."""
     ckpt_dir, weights_dir = results_dir / "checkpoints", results_dir / "weights"
     if improved:
         save_checkpoint(weights_dir / "best.pth", model, meta, epoch=epoch, metrics=metrics)
     save_checkpoint(weights_dir / "last.pth", model, meta, epoch=epoch, metrics=metrics)
+    write_csv(results_dir / "training_log.csv", train_state["history"])
+    plot_curves(results_dir / "curves.png", train_state["history"])
     if (epoch + 1) % spec.checkpoint_interval == 0:
         save_checkpoint(ckpt_dir / f"epoch_{epoch + 1:03d}.pth", model, meta, **train_state)
     save_checkpoint(ckpt_dir / "latest.pth", model, meta, **train_state)
-    write_csv(results_dir / "training_log.csv", train_state["history"])
-    plot_curves(results_dir / "curves.png", train_state["history"])
 
 
 def _hms(seconds):
