@@ -74,6 +74,7 @@ def main(argv=None):
             if run is not None:
                 return distributed.launch(run, argv)
         args.run(args)
+        distributed.close(synchronize=True)
     except UserError as exc:
         message = _user_message(exc)
         distributed.record_error(message)

@@ -66,8 +66,13 @@ def init_process_group(device):
                                 device_id=device if device.type == "cuda" else None)
 
 
-def close():
+def close(synchronize=False):
+    """Leave the process group. After a successful run (`synchronize`) every rank first waits for the others: a
+    rank that tears down its gloo group while a peer still works can abort at exit ("terminate called without
+    an active exception", SIGABRT), failing a finished run. Not on failure: the peers may be gone."""
     if dist.is_initialized():
+        if synchronize:
+            dist.barrier()
         dist.destroy_process_group()
 
 
