@@ -180,6 +180,8 @@ def test_user_errors_are_clear_and_exit_non_zero(tiny_spec, tiny_data, tmp_path)
         (["train", "-e", tmp_path / "missing.yaml"], "spec file"),
         (["evaluate", "-e", tiny_spec, "-m", tmp_path / "none.pth"], "does not exist"),
         (["train", "-e", tiny_spec, "-r", tmp_path / "c", "model.backbone=resnet19"], "not registered"),
+        # brackets in a value are printed as given, not read as console markup
+        (["train", "-e", tiny_spec, "-r", tmp_path / "d", "model.backbone=[/x]net"], "'[/x]net' is not registered"),
         (["prune", "-m", tmp_path / "none.pth", "-o", tmp_path / "p.pth"], "does not exist"),
     ]
     for args, expected in cases:

@@ -88,7 +88,7 @@ def main(argv=None):
     except Exception as exc:
         if worker and distributed.lost_peer(exc):  # another rank failed first: the launcher reports that one
             signal.signal(signal.SIGTERM, signal.SIG_DFL)  # torchrun's SIGTERM, now due, just ends this process
-            distributed.record_error(str(exc).strip().splitlines()[0][:300])
+            distributed.record_error((str(exc).strip().splitlines() or [type(exc).__name__])[0][:300])
             return distributed.LOST_PEER_EXIT
         traceback.print_exc()
         distributed.record_error(f"internal error {type(exc).__name__}: {exc} (traceback above)")
