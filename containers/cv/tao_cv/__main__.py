@@ -92,8 +92,8 @@ def main(argv=None):
             return distributed.LOST_PEER_EXIT
         traceback.print_exc()
         distributed.record_error(f"internal error {type(exc).__name__}: {exc} (traceback above)")
-        err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {escape(str(exc))} — this is a bug; please report it "
-                  "with the command and the lines above")
+        err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {escape(str(exc))} — this is a bug; please "
+                  "report it with the command and the lines above")
         return 1
     finally:
         distributed.close()
