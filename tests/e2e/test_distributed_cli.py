@@ -16,6 +16,7 @@ import pytest
 import torch
 
 from conftest import TAO, run_tao
+from tao_cv.engine.checkpoint import read_checkpoint
 
 pytestmark = pytest.mark.slow
 
@@ -104,7 +105,7 @@ def test_killing_one_rank_fails_the_run_naming_it_and_the_run_resumes(ddp_spec, 
     assert "Traceback" not in out
     assert statuses(results)[-1] == "FAILURE"
     # rank 0 may have been stopped between writing an epoch's log and its latest.pth: the checkpoint counts
-    done = torch.load(results / "checkpoints" / "latest.pth", weights_only=False)["epoch"] + 1
+    done = read_checkpoint(results / "checkpoints" / "latest.pth")["epoch"] + 1
     assert 1 <= done < 3 and len(log_rows(results)) in (done, done + 1)
 
     out = run_tao("classification", "train", "-e", ddp_spec, "-r", results, "--nproc_per_node", "2",
