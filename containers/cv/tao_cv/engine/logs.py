@@ -6,7 +6,7 @@ import io
 import json
 from pathlib import Path
 
-from ..fileio import atomic_path, write_text
+from ..fileio import atomic_path, disk_full_error, write_text
 from .distributed import is_main
 
 
@@ -24,9 +24,13 @@ class StatusLogger:
         now = datetime.datetime.now()
         record = {"date": now.strftime("%-m/%-d/%Y"), "time": now.strftime("%H:%M:%S"), "status": status,
                   "verbosity": "INFO", "message": message, **fields}
-        with open(self.path, "a") as handle:
-            handle.write(json.dumps(record) + "\n")
-            handle.flush()
+        try:
+            with open(self.path, "a") as handle:
+                handle.write(json.dumps(record) + "\n")
+                handle.flush()
+        except OSError as exc:
+            if status != "FAILURE":  # recording a failure must not hide it (the disk may be full): it is printed
+                raise disk_full_error(exc, self.path) or exc
 
 
 def write_csv(path, rows):
