@@ -211,6 +211,27 @@ def test_corrupt_image_fails_with_path_or_is_skipped(tiny_data, tmp_path):
     assert f"skipping unreadable image {bad}" in result.stdout
 
 
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A 2 MB filesystem (tmpfs): too small for one resnet18 checkpoint. Needs root (CI and the dev machine)."""
+    mount_point = tmp_path / "disk"
+    mount_point.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount_point)],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stdout.strip()}")
+    yield mount_point
+    subprocess.run(["umount", str(mount_point)], check=True)
+
+
+def test_a_full_disk_is_reported_as_such_not_as_a_bug(tiny_spec, tiny_disk):
+    result = run_tao("classification", "train", "-e", tiny_spec, "-r", tiny_disk / "run", check=False)
+    assert result.returncode == 2, result.stdout
+    assert f"error: could not write {tiny_disk / 'run'}" in result.stdout, result.stdout
+    assert "no space left" in result.stdout and "Traceback" not in result.stdout, result.stdout
+    assert not list(tiny_disk.rglob("*.tmp")), "a temp file was left on the full disk"
+
+
 def test_sigterm_stops_training_with_a_failure_status(tiny_spec, tmp_path):
     results = tmp_path / "run"
     proc = subprocess.Popen([TAO, "classification", "train", "-e", str(tiny_spec), "-r", str(results),

@@ -32,3 +32,4 @@ def main(results_dir, batch_size, epochs=2):
 if __name__ == "__main__":
     main(sys.argv[1], int(sys.argv[2]))
     distributed.close(synchronize=True)  # as `python -m tao_cv` does after a successful task
+    distributed.exit_process(0)

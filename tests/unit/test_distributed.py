@@ -4,6 +4,7 @@ import argparse
 import csv
 import io
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -167,3 +168,16 @@ def test_on_a_second_node_the_ranks_still_running_are_named_by_their_global_rank
     assert code == 1
     assert "error: rank 3 (of 4): internal error ValueError: x" in out and "rank 2 stopped as a result" in out
     assert "rank 0" not in out and "rank 1" not in out
+
+
+@pytest.mark.parametrize("world_size, teardown_runs", [("2", False), ("1", True)])
+def test_a_multi_process_worker_exits_with_its_code_and_output_but_skips_teardown(world_size, teardown_runs):
+    """torch's C++ teardown at exit sometimes aborts a finished gloo run: a worker of a multi-process run skips it."""
+    script = ("import atexit, sys\nfrom tao_cv.engine import distributed\n"
+              "atexit.register(lambda: print('teardown ran'))\nprint('task output', end='')\n"
+              "sys.stderr.write('task errors')\ndistributed.exit_process(3)\n")
+    env = {**os.environ, "LOCAL_RANK": "0", "TORCHELASTIC_RUN_ID": "test", "WORLD_SIZE": world_size}
+    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
+    assert result.returncode == 3, result.stderr
+    assert result.stdout.startswith("task output") and result.stderr.endswith("task errors")
+    assert ("teardown ran" in result.stdout) == teardown_runs

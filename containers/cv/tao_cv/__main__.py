@@ -102,4 +102,8 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    distributed = sys.modules.get("tao_cv.engine.distributed")  # loaded by every task (not by --help)
+    if distributed:
+        distributed.exit_process(code)
+    sys.exit(code)
