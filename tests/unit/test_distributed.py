@@ -181,3 +181,15 @@ def test_a_multi_process_worker_exits_with_its_code_and_output_but_skips_teardow
     assert result.returncode == 3, result.stderr
     assert result.stdout.startswith("task output") and result.stderr.endswith("task errors")
     assert ("teardown ran" in result.stdout) == teardown_runs
+
+
+def test_sigterm_interrupts_the_task_but_ends_a_process_at_once_outside_it():
+    """torchrun stops the other ranks with SIGTERM the moment one fails: a rank still importing, or reporting its
+    own error, must just end (counted as stopped as a result), not die in a KeyboardInterrupt traceback."""
+    script = ("import os, signal, time\nfrom tao_cv.__main__ import _sigterm_interrupts\n"
+              "try:\n    with _sigterm_interrupts():\n        os.kill(os.getpid(), signal.SIGTERM)\n"
+              "        time.sleep(5)\nexcept KeyboardInterrupt:\n    print('task interrupted', flush=True)\n"
+              "os.kill(os.getpid(), signal.SIGTERM)\ntime.sleep(5)\nprint('still running')\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert result.returncode == -signal.SIGTERM, result.stdout + result.stderr
+    assert result.stdout == "task interrupted\n" and "Traceback" not in result.stderr

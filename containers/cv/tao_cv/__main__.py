@@ -1,6 +1,7 @@
 """Worker entry point: `python -m tao_cv <task> <subcommand> [args]` (what every runtime invokes),
 and `python -m tao_cv info`. User mistakes end with `error: ...` and exit code 2, never a traceback."""
 
+import contextlib
 import signal
 import sys
 import traceback
@@ -39,10 +40,20 @@ def _stop(signum, frame):
     raise KeyboardInterrupt
 
 
+@contextlib.contextmanager
+def _sigterm_interrupts():
+    """While the task runs, SIGTERM (a scheduler, `kill`, torchrun stopping the ranks after one failed) ends it
+    like Ctrl-C: the task records FAILURE and exits 130. Before and after (importing, reporting an error) the
+    default action, ending at once, is right: a KeyboardInterrupt there would be a traceback, not a report."""
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
-    # SIGTERM (a scheduler, `kill`) ends a task like Ctrl-C does: the task records FAILURE and exits 130.
-    signal.signal(signal.SIGTERM, _stop)
     from .tasks import TASKS
 
     if not argv or argv[0] in ("-h", "--help"):
@@ -69,12 +80,13 @@ def main(argv=None):
     worker = distributed.in_worker_process()  # one of several processes torchrun started: the launcher reports
     distributed.quiet_other_ranks()
     try:
-        if hasattr(args, "nproc_per_node"):  # subcommands that can run on several GPUs/nodes (train)
-            run = distributed.plan(args)
-            if run is not None:
-                return distributed.launch(run, argv)
-        args.run(args)
-        distributed.close(synchronize=True)
+        with _sigterm_interrupts():
+            if hasattr(args, "nproc_per_node"):  # subcommands that can run on several GPUs/nodes (train)
+                run = distributed.plan(args)
+                if run is not None:
+                    return distributed.launch(run, argv)
+            args.run(args)
+            distributed.close(synchronize=True)
     except UserError as exc:
         message = _user_message(exc)
         distributed.record_error(message)
@@ -87,7 +99,6 @@ def main(argv=None):
         return 130
     except Exception as exc:
         if worker and distributed.lost_peer(exc):  # another rank failed first: the launcher reports that one
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)  # torchrun's SIGTERM, now due, just ends this process
             distributed.record_error((str(exc).strip().splitlines() or [type(exc).__name__])[0][:300])
             return distributed.LOST_PEER_EXIT
         traceback.print_exc()
@@ -97,7 +108,6 @@ def main(argv=None):
         return 1
     finally:
         distributed.close()
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the task is over: a late SIGTERM must not raise in shutdown
     return 0
 
 
