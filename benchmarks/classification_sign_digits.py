@@ -67,9 +67,10 @@ def training_images_folder(folder):
     return folder
 
 
-def bare_pytorch_train(args, epochs, seed=0):
+def bare_pytorch_train(args, epochs, seed=0, mix_batch=None, after_step=None):
     """The reference: a plain PyTorch loop on the same model, data pipeline, optimizer and schedule.
-    Returns the trained model and its images/s per epoch."""
+    Returns the trained model and its images/s per epoch. Recipe probes (probe_recipe.py) pass
+    `mix_batch(x, y) -> (x, y)` (e.g. mixup) and `after_step(model)` (e.g. a weight average's update)."""
     from tao_cv.models import build_classifier
 
     torch.manual_seed(seed)
@@ -90,11 +91,15 @@ def bare_pytorch_train(args, epochs, seed=0):
         model.train()
         seen, start = 0, time.perf_counter()
         for x, y in loader:
+            if mix_batch is not None:
+                x, y = mix_batch(x, y)
             loss = loss_fn(model(x), y)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
             scheduler.step()
+            if after_step is not None:
+                after_step(model)
             seen += x.shape[0]
         rates.append(seen / (time.perf_counter() - start))
     return model, rates
