@@ -183,7 +183,15 @@ def test_user_errors_are_clear_and_exit_non_zero(tiny_spec, tiny_data, tmp_path)
         # brackets in a value are printed as given, not read as console markup
         (["train", "-e", tiny_spec, "-r", tmp_path / "d", "model.backbone=[/x]net"], "'[/x]net' is not registered"),
         (["prune", "-m", tmp_path / "none.pth", "-o", tmp_path / "p.pth"], "does not exist"),
+        # flags are checked as their spec keys are: -pg 0 would divide by zero
+        (["prune", "-m", tmp_path / "none.pth", "-o", tmp_path / "p.pth", "-pg", "0"],
+         "argument -pg/--pruning_granularity: 0 is out of range; expected a value >= 1"),
+        (["export", "-m", tmp_path / "none.pth", "-o", tmp_path / "m.onnx", "--batches", "0"],
+         "argument --batches: 0 is out of range; expected a value >= 1"),
+        (["train", "-e", tiny_spec, "-r", tmp_path / "a_file" / "run"], f"{tmp_path / 'a_file'} is a file"),
+        (["prune", "-m", tmp_path / "m.onnx", "-o", tmp_path / "p.pth"], "is an ONNX model; this command takes a .pth"),
     ]
+    (tmp_path / "a_file").write_text("in the way of a results folder")
     for args, expected in cases:
         result = run_tao("classification", *args, check=False)
         assert result.returncode == 2, result.stdout

@@ -1,4 +1,5 @@
-"""A full disk is a user's problem to fix, not a bug: writes say so, name the file, and lose nothing."""
+"""A full disk or an output path that cannot be written is a user's problem to fix, not a bug: writes say so,
+name the file or folder, and lose nothing."""
 
 import errno
 import os
@@ -50,3 +51,36 @@ def test_a_failure_record_that_cannot_be_written_does_not_hide_the_failure():
     status.write("FAILURE", "the real error")  # does not raise
     with pytest.raises(UserError, match="could not write /dev/full: no space left"):
         status.write("RUNNING", epoch=1)
+
+
+def test_a_file_in_the_way_of_an_output_folder_is_named(tmp_path):
+    (tmp_path / "runs").write_text("not a folder")
+    for target in (tmp_path / "runs" / "a" / "model.onnx", tmp_path / "runs" / "model.onnx"):
+        with pytest.raises(UserError, match=f"cannot create the folder .*: {tmp_path / 'runs'} is a file; choose another"):
+            fileio.write_text(target, "x")
+    assert (tmp_path / "runs").read_text() == "not a folder"
+
+
+def test_a_folder_given_as_the_output_file_is_refused_and_kept(tmp_path):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "keep.txt").write_text("kept")
+    with pytest.raises(UserError, match=f"cannot write {tmp_path / 'out'}: it is a folder; give the path of a file"):
+        fileio.write_json(tmp_path / "out", {})
+    assert (tmp_path / "out" / "keep.txt").read_text() == "kept"
+
+
+@pytest.mark.parametrize("code, expected", [
+    (errno.EROFS, "cannot create the folder {folder}: Read-only file system; choose an output path you can write to"),
+    (errno.EACCES, "cannot create the folder {folder}: Permission denied; choose an output path you can write to"),
+    (errno.ENOSPC, "could not write {folder}: no space left on the disk"),
+])
+def test_a_folder_that_cannot_be_made_says_why(tmp_path, monkeypatch, code, expected):
+    folder = tmp_path / "mnt" / "results"
+
+    def refuse(self, *args, **kwargs):
+        raise OSError(code, os.strerror(code), str(self))
+
+    monkeypatch.setattr(type(folder), "mkdir", refuse)
+    with pytest.raises(UserError) as error:
+        fileio.make_dirs(folder)
+    assert str(error.value).startswith(expected.format(folder=folder)), error.value

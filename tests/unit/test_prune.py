@@ -137,3 +137,26 @@ def test_retinanet_group_norm_head_keeps_its_towers_and_the_pruned_model_runs():
     assert len(norms) == 8 and all(m.num_channels == 64 for m in norms)  # ... the GroupNorm towers were not
     cls_logits, regression = model(torch.zeros(2, 3, 96, 128))
     assert cls_logits.shape[-1] == 3 and regression.shape[-1] == 4
+
+
+def test_prune_flags_not_given_come_from_the_spec_prune_section_then_the_defaults(tmp_path):
+    import argparse
+
+    from tao_cv.spec.schemas import ClassificationSpec
+    from tao_cv.tasks.common import PRUNE_FLAGS, resolve_prune_flags
+
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("prune:\n  threshold: 0.5\n  granularity: 16\n  excluded_layers: [conv1, fc]\n")
+    given = argparse.Namespace(experiment_spec=spec, **dict.fromkeys(PRUNE_FLAGS))
+    given.pruning_granularity = 4  # a flag beats the spec
+    resolve_prune_flags(given, ClassificationSpec)
+    assert (given.pruning_threshold, given.pruning_granularity, given.excluded_layers) == (0.5, 4, "conv1,fc")
+    assert (given.normalizer, given.equalization_criterion, given.min_num_filters) == ("max", "union", 16)
+
+    bare = argparse.Namespace(experiment_spec=None, **dict.fromkeys(PRUNE_FLAGS))
+    resolve_prune_flags(bare, ClassificationSpec)
+    assert (bare.pruning_threshold, bare.pruning_granularity, bare.excluded_layers) == (0.1, 8, "")
+
+    spec.write_text("prune:\n  granularity: 0\n")
+    with pytest.raises(UserError, match=r"spec.yaml:2: 'prune.granularity' is 0; expected a value >= 1"):
+        resolve_prune_flags(argparse.Namespace(experiment_spec=spec, **dict.fromkeys(PRUNE_FLAGS)), ClassificationSpec)

@@ -16,12 +16,38 @@ from .errors import UserError
 FULL_DISK_BYTES = 1 << 20
 
 
+def make_dirs(folder):
+    """`mkdir -p folder`; a folder that cannot be made (a file in the way, a read-only mount, no permission) is a
+    user error naming it, not a traceback."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        in_the_way = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), folder)
+        raise UserError(f"cannot create the folder {folder}: {in_the_way} is a file; choose another output path") from None
+    except OSError as exc:
+        raise _refused(exc, folder, f"cannot create the folder {folder}") from None
+    return folder
+
+
+def _refused(exc, path, what):
+    """The UserError for an OSError of an operation of ours on `path` (its errno is reliable, unlike C++ writers')."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return disk_full_error(exc, path)
+    return UserError(f"{what}: {exc.strerror or exc}; choose an output path you can write to")
+
+
 @contextlib.contextmanager
 def atomic_path(path):
     """Yield a temp path beside `path`; on success rename it to `path`, on failure remove it."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    if path.is_dir():
+        raise UserError(f"cannot write {path}: it is a folder; give the path of a file")
+    make_dirs(path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise _refused(exc, path, f"cannot write {path}") from None
     os.close(fd)
     try:
         yield Path(tmp)

@@ -13,6 +13,7 @@ from pathlib import Path
 from PIL import Image
 
 from ..errors import UserError
+from ..fileio import make_dirs
 from .kitti import IMAGE_SUFFIXES, KittiObject, keep_valid, write_kitti
 
 
@@ -115,7 +116,7 @@ def read_yolo(label_dir, image_dir, class_names):
 def write_kitti_dataset(samples, out_dir):
     """Write OUT/images and OUT/labels for {image: [KittiObject]}; returns (image_dir, label_dir)."""
     image_dir, label_dir = Path(out_dir) / "images", Path(out_dir) / "labels"
-    image_dir.mkdir(parents=True, exist_ok=True)
+    make_dirs(image_dir)
     for image, objects in samples.items():
         target = image_dir / image.name
         if not target.exists():

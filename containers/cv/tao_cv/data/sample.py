@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
+from ..fileio import make_dirs
+
 SHAPES = ("circle", "square", "triangle", "cross", "star", "ring")
 
 
@@ -95,7 +97,7 @@ def generate_sample(output_dir, per_class=(60, 20, 20), size=96, classes=SHAPES,
         for class_index, shape in enumerate(classes):
             rng = random.Random(f"{seed}-{split}-{class_index}")
             folder = output_dir / split / shape
-            folder.mkdir(parents=True, exist_ok=True)
+            make_dirs(folder)
             for i in range(count):
                 draw_shape(shape, size, rng).save(folder / f"{i:04d}.jpg", quality=92)
         counts[split] = count * len(classes)
@@ -113,7 +115,7 @@ def generate_detection_sample(output_dir, counts=(240, 40, 40), size=160, classe
     output_dir = Path(output_dir)
     for split, count in zip(("train", "val", "test"), counts):
         rng = random.Random(f"{seed}-detection-{split}")
-        (output_dir / split / "images").mkdir(parents=True, exist_ok=True)
+        make_dirs(output_dir / split / "images")
         for i in range(count):
             image, objects = draw_scene(size, rng, classes)
             image.save(output_dir / split / "images" / f"{i:04d}.jpg", quality=92)

@@ -5,6 +5,8 @@ An unpruned network is rebuilt from its registry name (`meta['backbone']`); a pr
 no registry knows, so its module is stored whole (`module`) — load such files only from trusted sources.
 """
 
+from pathlib import Path
+
 import torch
 
 from ..errors import UserError
@@ -22,6 +24,8 @@ def save_checkpoint(path, model, meta, **state):
 
 
 def read_checkpoint(path):
+    if Path(path).suffix.lower() == ".onnx":
+        raise UserError(f"{path} is an ONNX model; this command takes a .pth checkpoint written by train or prune")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=False)
     except FileNotFoundError:

@@ -6,7 +6,7 @@ import io
 import json
 from pathlib import Path
 
-from ..fileio import atomic_path, disk_full_error, write_text
+from ..fileio import atomic_path, disk_full_error, make_dirs, write_text
 from .distributed import is_main
 
 
@@ -16,7 +16,7 @@ class StatusLogger:
 
     def __init__(self, path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        make_dirs(self.path.parent)
 
     def write(self, status, message="", **fields):
         if not is_main():

@@ -34,7 +34,6 @@ def generate(args):
         augmented, kept = augment_image(image, objects, spec)
         suffix = image_path.suffix if spec.image_extension == "keep" else f".{spec.image_extension}"
         target = out / "images" / f"{image_path.stem}{suffix}"
-        target.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(target) as tmp:
             augmented.save(tmp, format="PNG" if suffix.lower() == ".png" else "JPEG", quality=95)
         write_kitti(out / "labels" / f"{image_path.stem}.txt", kept)

@@ -185,7 +185,7 @@ def inference(args):
 
 
 def prune(args):
-    prune_command(args, rebuild, input_hw=lambda meta: (meta["image_size"],) * 2)
+    prune_command(args, rebuild, input_hw=lambda meta: (meta["image_size"],) * 2, schema=ClassificationSpec)
 
 
 def calibration_batches(image_dir, meta, batches, batch_size):

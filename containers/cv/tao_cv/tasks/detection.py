@@ -28,7 +28,7 @@ from ..engine.trainer import fit, make_train_loader
 from ..errors import UserError
 from ..export.int8 import quantize_qdq, tensor_ranges, write_trt_cache
 from ..export.onnx_export import INPUT_NAME, attach_contract, export_onnx
-from ..fileio import write_json
+from ..fileio import atomic_path, write_json
 from ..models import build_classifier, get_backbone
 from ..spec import dump_spec, load_spec
 from .common import add_export_parser, add_prune_parser, add_spec_arguments, load_pretrained, prune_command
@@ -250,18 +250,16 @@ def inference(net, args):
             colour = palette[int(label) % len(palette)]
             draw.rectangle(obj.box, outline=colour, width=2)
             draw.text((obj.x1 + 2, max(0, obj.y1 - 11)), f"{obj.name} {obj.score:.2f}", fill=colour)
-        annotated = results_dir / "images_annotated" / f"{path.stem}.jpg"
-        annotated.parent.mkdir(parents=True, exist_ok=True)
-        tmp = annotated.with_name(f".{annotated.name}.tmp.jpg")
-        image.save(tmp, quality=92)
-        tmp.replace(annotated)
+        with atomic_path(results_dir / "images_annotated" / f"{path.stem}.jpg") as tmp:
+            image.save(tmp, format="JPEG", quality=92)
     total = sum(int((p["scores"] >= spec.inference.min_confidence).sum()) for p in predictions)
     console.print(f"{total} boxes on {len(images)} images → {results_dir}/labels (KITTI), images_annotated/")
 
 
 def prune(net, args):
     # The output heads stay whole: their channels are the classes and box coordinates (TAO excludes them too).
-    prune_command(args, net.rebuild, input_hw=lambda meta: (meta["image_height"], meta["image_width"]), heads=net.heads)
+    prune_command(args, net.rebuild, input_hw=lambda meta: (meta["image_height"], meta["image_width"]),
+                  schema=net.spec_class, heads=net.heads)
 
 
 def contract(net, meta, data_type):
