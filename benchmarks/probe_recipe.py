@@ -15,7 +15,6 @@ import sys
 from pathlib import Path
 from statistics import fmean
 
-import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torchvision.transforms import v2
 

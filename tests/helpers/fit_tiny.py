@@ -2,7 +2,6 @@
 under torchrun; it writes the final weights into RESULTS_DIR (rank 0)."""
 
 import sys
-from types import SimpleNamespace
 
 import torch
 

@@ -84,3 +84,12 @@ def test_a_folder_that_cannot_be_made_says_why(tmp_path, monkeypatch, code, expe
     with pytest.raises(UserError) as error:
         fileio.make_dirs(folder)
     assert str(error.value).startswith(expected.format(folder=folder)), error.value
+
+
+def test_require_folder_names_the_key_and_tells_a_file_from_a_missing_folder(tmp_path):
+    (tmp_path / "photo.jpg").write_text("an image, not a folder")
+    assert fileio.require_folder(tmp_path, "-i") == tmp_path
+    with pytest.raises(UserError, match=f"^-i / inference.image_dir: {tmp_path / 'photo.jpg'} is a file, not a directory$"):
+        fileio.require_folder(tmp_path / "photo.jpg", "-i / inference.image_dir")
+    with pytest.raises(UserError, match=f"^dataset.root: directory {tmp_path / 'nope'} does not exist \\(expected"):
+        fileio.require_folder(tmp_path / "nope", "dataset.root", expected=" (expected ROOT/<class>/<image>)")

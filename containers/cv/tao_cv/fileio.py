@@ -30,6 +30,15 @@ def make_dirs(folder):
     return folder
 
 
+def require_folder(path, what, expected=""):
+    """`path` as a Path when it is an existing folder; else a user error naming `what` (the flag or spec key)."""
+    path = Path(path)
+    if not path.is_dir():
+        problem = f"{path} is a file, not a directory" if path.exists() else f"directory {path} does not exist"
+        raise UserError(f"{what}: {problem}{expected}")
+    return path
+
+
 def _refused(exc, path, what):
     """The UserError for an OSError of an operation of ours on `path` (its errno is reliable, unlike C++ writers')."""
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):

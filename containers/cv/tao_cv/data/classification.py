@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from ..errors import UserError
+from ..fileio import require_folder
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png"}
 _console = Console(stderr=True)
@@ -19,9 +20,7 @@ def list_images(folder):
 
 def scan_split_folder(split_dir, key):
     """Samples [(path, class_name)] from `split_dir/<class>/*`."""
-    split_dir = Path(split_dir)
-    if not split_dir.is_dir():
-        raise UserError(f"{key}: directory {split_dir} does not exist (expected {split_dir}/<class>/<image>)")
+    split_dir = require_folder(split_dir, key, expected=f" (expected {split_dir}/<class>/<image>)")
     samples = []
     for class_dir in sorted(p for p in split_dir.iterdir() if p.is_dir()):
         samples += [(path, class_dir.name) for path in list_images(class_dir)]
@@ -33,8 +32,7 @@ def scan_split_folder(split_dir, key):
 def read_split_list(image_root, list_file, key):
     """Samples from a list file with one `CLASS/FILE` per line, relative to `image_root`."""
     image_root, list_file = Path(image_root), Path(list_file)
-    if not image_root.is_dir():
-        raise UserError(f"dataset.image_root: directory {image_root} does not exist")
+    require_folder(image_root, "dataset.image_root")
     if not list_file.is_file():
         raise UserError(f"{key}: file {list_file} does not exist")
     samples = []

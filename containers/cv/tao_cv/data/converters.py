@@ -13,14 +13,12 @@ from pathlib import Path
 from PIL import Image
 
 from ..errors import UserError
-from ..fileio import make_dirs
+from ..fileio import make_dirs, require_folder
 from .kitti import IMAGE_SUFFIXES, KittiObject, keep_valid, write_kitti
 
 
 def _images_by_stem(image_dir):
-    image_dir = Path(image_dir)
-    if not image_dir.is_dir():
-        raise UserError(f"image folder {image_dir} not found")
+    image_dir = require_folder(image_dir, "image_dir")
     return {p.stem: p for p in sorted(image_dir.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES}
 
 

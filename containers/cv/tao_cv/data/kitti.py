@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import UserError
-from ..fileio import write_text
+from ..fileio import require_folder, write_text
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 
@@ -93,8 +93,7 @@ def pair_images_and_labels(image_dir, label_dir):
     the first few, since a silently missing label teaches the network that the image is empty."""
     image_dir, label_dir = Path(image_dir), Path(label_dir)
     for folder, what in ((image_dir, "image_dir"), (label_dir, "label_dir")):
-        if not folder.is_dir():
-            raise UserError(f"dataset {what} {folder} is not a folder")
+        require_folder(folder, f"dataset {what}")
     images = sorted(p for p in image_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not images:
         raise UserError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {image_dir}")

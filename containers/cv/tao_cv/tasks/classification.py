@@ -25,7 +25,7 @@ from ..engine.trainer import fit, make_train_loader
 from ..errors import UserError
 from ..export.int8 import quantize_qdq, tensor_ranges, top1_agreement, write_trt_cache
 from ..export.onnx_export import INPUT_NAME, attach_contract, contract, export_onnx
-from ..fileio import write_json, write_text
+from ..fileio import require_folder, write_json, write_text
 from ..models import build_classifier, get_backbone
 from ..prune.tao_pruner import classifier_head
 from ..spec import dump_spec, load_spec
@@ -163,8 +163,7 @@ def inference(args):
     image_dir = args.image_dir or spec.inference.image_dir
     if not image_dir:
         raise UserError("no images given: pass -i IMAGE_DIR or set inference.image_dir")
-    if not Path(image_dir).is_dir():
-        raise UserError(f"-i / inference.image_dir: directory {image_dir} does not exist")
+    require_folder(image_dir, "-i / inference.image_dir")
     paths = list_images(image_dir)
     if not paths:
         raise UserError(f"no images (.jpg/.jpeg/.png) under {image_dir}")
@@ -232,8 +231,7 @@ def export(args):
     cal_dir = args.cal_image_dir or (spec.dataset.root and str(Path(spec.dataset.root) / "train"))
     if not cal_dir:
         raise UserError("--data_type int8 needs calibration images: pass --cal_image_dir DIR")
-    if not Path(cal_dir).is_dir():
-        raise UserError(f"--cal_image_dir: directory {cal_dir} does not exist")
+    require_folder(cal_dir, "--cal_image_dir")
     batches = calibration_batches(cal_dir, meta, args.batches or spec.export.cal_batches,
                                   args.batch_size or spec.export.cal_batch_size)
     fp32 = output.with_name(output.stem + "_fp32.onnx")

@@ -28,7 +28,7 @@ from ..engine.trainer import fit, make_train_loader
 from ..errors import UserError
 from ..export.int8 import quantize_qdq, tensor_ranges, write_trt_cache
 from ..export.onnx_export import INPUT_NAME, attach_contract, export_onnx
-from ..fileio import atomic_path, write_json
+from ..fileio import atomic_path, require_folder, write_json
 from ..models import build_classifier, get_backbone
 from ..spec import dump_spec, load_spec
 from .common import add_export_parser, add_prune_parser, add_spec_arguments, load_pretrained, prune_command
@@ -225,9 +225,9 @@ def inference(net, args):
     spec = load_spec(net.spec_class, args.experiment_spec, args.overrides)
     predictor = load_predictor(_model_path(args, spec.inference.checkpoint), net.rebuild)
     meta = predictor.meta
-    image_dir = Path(args.image_dir or spec.inference.image_dir or "")
-    if not image_dir.is_dir() or str(image_dir) == ".":
-        raise UserError(f"-i / inference.image_dir: '{args.image_dir or spec.inference.image_dir}' is not a folder")
+    if not (args.image_dir or spec.inference.image_dir):
+        raise UserError("no images given: pass -i IMAGE_DIR or set inference.image_dir")
+    image_dir = require_folder(args.image_dir or spec.inference.image_dir, "-i / inference.image_dir")
     images = sorted(p for p in image_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not images:
         raise UserError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {image_dir}")
@@ -313,8 +313,9 @@ def export(net, args):
         return
     train_sources = spec.dataset.train
     cal_dir = args.cal_image_dir or (train_sources[0].image_dir if train_sources else None)
-    if not cal_dir or not Path(cal_dir).is_dir():
-        raise UserError(f"--data_type int8 needs a folder of calibration images: --cal_image_dir DIR (got {cal_dir})")
+    if not cal_dir:
+        raise UserError("--data_type int8 needs calibration images: pass --cal_image_dir DIR")
+    require_folder(cal_dir, "--cal_image_dir")
     batches = calibration_batches(cal_dir, meta, args.batches or spec.export.cal_batches,
                                   args.batch_size or spec.export.cal_batch_size)
     fp32 = output.with_name(output.stem + "_fp32.onnx")
