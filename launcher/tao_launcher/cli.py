@@ -173,6 +173,11 @@ def main(argv=None):
 
 def _dispatch(options, rest):
     command = rest[0]
+    if command in ("info", "list") and rest[1:]:
+        if rest[1] in ("-h", "--help"):
+            print(_overview())
+            return 0
+        raise LauncherError(f"tao {command} takes no arguments (got '{' '.join(rest[1:])}'); tao --help shows the usage")
     if command == "info":
         return info(options.runtime)
     if command == "list":

@@ -26,6 +26,9 @@ def test_tao5_spelling_and_unknown_names():
     assert result.returncode == 2 and "unknown task 'detectron'" in result.stdout
     result = run_tao("classification", "fly", check=False)
     assert result.returncode == 2 and "no subcommand 'fly'" in result.stdout
+    result = run_tao("info", "classification", check=False)
+    assert result.returncode == 2 and "tao info takes no arguments (got 'classification')" in result.stdout
+    assert "tao info" in run_tao("list", "--help").stdout
 
 
 def test_info_shows_runtime_and_devices():
