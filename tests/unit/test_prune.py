@@ -160,3 +160,23 @@ def test_prune_flags_not_given_come_from_the_spec_prune_section_then_the_default
     spec.write_text("prune:\n  granularity: 0\n")
     with pytest.raises(UserError, match=r"spec.yaml:2: 'prune.granularity' is 0; expected a value >= 1"):
         resolve_prune_flags(argparse.Namespace(experiment_spec=spec, **dict.fromkeys(PRUNE_FLAGS)), ClassificationSpec)
+
+
+def test_retraining_a_pruned_model_checks_classes_and_says_which_spec_keys_it_replaces(tmp_path, capsys):
+    from types import SimpleNamespace
+
+    from tao_cv.engine.checkpoint import save_checkpoint
+    from tao_cv.tasks.common import read_pruned_model
+
+    path = tmp_path / "pruned.pth"
+    save_checkpoint(path, nn.Conv2d(3, 4, 1), {"backbone": "resnet18", "class_names": ["a", "b"], "pruned": True})
+    same = SimpleNamespace(pruned_model=path, backbone="resnet18", pretrained=None)
+    assert read_pruned_model(same, ["a", "b"])["meta"]["backbone"] == "resnet18"
+    assert "note:" not in capsys.readouterr().out
+    other = SimpleNamespace(pruned_model=path, backbone="efficientnet_lite0", pretrained="imagenet")
+    read_pruned_model(other, ["a", "b"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert (f"note: model.pruned_model {path} is a pruned resnet18 with its own weights; model.backbone "
+            "(efficientnet_lite0) and model.pretrained (imagenet) not used") in out
+    with pytest.raises(UserError, match=r"was trained on classes \['a', 'b'\], the dataset has \['a', 'c'\]"):
+        read_pruned_model(same, ["a", "c"])

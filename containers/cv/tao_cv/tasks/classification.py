@@ -30,7 +30,8 @@ from ..models import build_classifier, get_backbone
 from ..prune.tao_pruner import classifier_head
 from ..spec import dump_spec, load_spec
 from ..spec.schemas import ClassificationSpec
-from .common import add_export_parser, add_prune_parser, add_spec_arguments, load_pretrained, prune_command
+from .common import (add_export_parser, add_prune_parser, add_spec_arguments, load_pretrained, prune_command,
+                     read_pruned_model)
 
 console = Console(soft_wrap=True)
 
@@ -54,12 +55,8 @@ def model_meta(spec, class_names):
 def initial_model(spec, class_names):
     """(model, meta): a pruned model to retrain, or a registry backbone (optionally pretrained)."""
     if spec.model.pruned_model:
-        payload = read_checkpoint(spec.model.pruned_model)
-        meta = payload["meta"]
-        if meta.get("class_names") != list(class_names):
-            raise UserError(f"model.pruned_model {spec.model.pruned_model} was trained on classes "
-                            f"{meta.get('class_names')}, the dataset has {list(class_names)}")
-        return model_from_checkpoint(payload, rebuild), {**meta, "image_size": spec.dataset.image_size}
+        payload = read_pruned_model(spec.model, class_names)
+        return model_from_checkpoint(payload, rebuild), {**payload["meta"], "image_size": spec.dataset.image_size}
     model = build_classifier(spec.model.backbone, len(class_names), spec.model.dropout)
     if spec.model.pretrained:
         load_pretrained(model, spec.model)

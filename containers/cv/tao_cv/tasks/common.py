@@ -45,6 +45,22 @@ def load_pretrained(model, model_spec):
                   + (f"; fresh: {', '.join(skipped[:4])}{' ...' if len(skipped) > 4 else ''}" if skipped else ""))
 
 
+def read_pruned_model(model_spec, class_names):
+    """The checkpoint of `model.pruned_model` (the retrain's start), checked against the dataset's classes. Its
+    own network replaces `model.backbone` and `model.pretrained`: say so when the spec names others."""
+    payload = read_checkpoint(model_spec.pruned_model)
+    meta = payload["meta"]
+    if meta.get("class_names") != list(class_names):
+        raise UserError(f"model.pruned_model {model_spec.pruned_model} was trained on classes "
+                        f"{meta.get('class_names')}, the dataset has {list(class_names)}")
+    unused = [f"model.backbone ({model_spec.backbone})"] if model_spec.backbone != meta.get("backbone") else []
+    unused += [f"model.pretrained ({model_spec.pretrained})"] if model_spec.pretrained else []
+    if unused:
+        console.print(f"note: model.pruned_model {model_spec.pruned_model} is a pruned {meta.get('backbone')} with "
+                      f"its own weights; {' and '.join(unused)} not used")
+    return payload
+
+
 # prune flag -> its key in the spec's `prune` section
 PRUNE_FLAGS = {"pruning_threshold": "threshold", "normalizer": "normalizer",
                "equalization_criterion": "equalization_criterion", "pruning_granularity": "granularity",

@@ -31,7 +31,8 @@ from ..export.onnx_export import INPUT_NAME, attach_contract, export_onnx
 from ..fileio import atomic_path, require_folder, write_json
 from ..models import build_classifier, get_backbone
 from ..spec import dump_spec, load_spec
-from .common import add_export_parser, add_prune_parser, add_spec_arguments, load_pretrained, prune_command
+from .common import (add_export_parser, add_prune_parser, add_spec_arguments, load_pretrained, prune_command,
+                     read_pruned_model)
 
 console = Console(soft_wrap=True)
 
@@ -57,10 +58,7 @@ def pretrained_classifier(spec):
 def initial_model(net, spec, classes):
     """(model, meta): a pruned model to retrain, or a new network on a (pretrained) registry backbone."""
     if spec.model.pruned_model:
-        payload = read_checkpoint(spec.model.pruned_model)
-        if payload["meta"].get("class_names") != list(classes):
-            raise UserError(f"model.pruned_model {spec.model.pruned_model} was trained on classes "
-                            f"{payload['meta'].get('class_names')}, the dataset has {list(classes)}")
+        payload = read_pruned_model(spec.model, classes)
         return model_from_checkpoint(payload, net.rebuild), payload["meta"]
     meta = base_meta(net, spec, classes)
     return net.build(meta, pretrained_classifier(spec)), meta
