@@ -132,6 +132,11 @@ def _coerce(value, tp, key, ctx):
     ctx.fail(key, f"'{key}' is {value!r}; expected {_describe(tp)}")
 
 
+def describe_bounds(low, high):
+    """'>= 1', '<= 5' or 'between 0 and 1': the inclusive range a value must fall in."""
+    return f">= {low}" if high is None else (f"<= {high}" if low is None else f"between {low} and {high}")
+
+
 def _check_bounds(value, meta, key, ctx):
     choices = meta.get("choices")
     if choices and value is not None and value not in choices:
@@ -140,8 +145,7 @@ def _check_bounds(value, meta, key, ctx):
     for item in value if isinstance(value, list) else [value]:
         if isinstance(item, (int, float)) and not isinstance(item, bool):
             if (low is not None and item < low) or (high is not None and item > high):
-                bounds = f">= {low}" if high is None else (f"<= {high}" if low is None else f"between {low} and {high}")
-                ctx.fail(key, f"'{key}' is {value!r}; expected a value {bounds}")
+                ctx.fail(key, f"'{key}' is {value!r}; expected a value {describe_bounds(low, high)}")
 
 
 def _build(schema, data, prefix, ctx):

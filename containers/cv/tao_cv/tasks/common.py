@@ -16,7 +16,7 @@ from ..errors import UserError
 from ..fileio import write_json
 from ..models import get_backbone
 from ..prune import prune_model
-from ..spec import load_spec
+from ..spec import describe_bounds, load_spec
 from ..spec.schemas import ExportSpec, PruneSpec
 
 console = Console(soft_wrap=True)
@@ -141,10 +141,14 @@ def add_spec_arguments(parser, spec_required=True):
     parser.add_argument("overrides", nargs="*", help="spec overrides: section.key=value")
 
 
+def _spec_field(schema, name):
+    return next(f for f in dataclasses.fields(schema) if f.name == name)
+
+
 def spec_value_type(schema, name):
     """An argparse `type` for a flag that sets the spec field `schema.name`: that field's type and bounds, so a
     flag is checked as the spec key is (`-pg 0` is refused, not a division by zero)."""
-    field = next(f for f in dataclasses.fields(schema) if f.name == name)
+    field = _spec_field(schema, name)
     kind, low, high = type(field.default), field.metadata["min"], field.metadata["max"]
 
     def parse(text):
@@ -153,8 +157,7 @@ def spec_value_type(schema, name):
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not {'an integer' if kind is int else 'a number'}") from None
         if (low is not None and value < low) or (high is not None and value > high):
-            bounds = f">= {low}" if high is None else f"between {low} and {high}"
-            raise argparse.ArgumentTypeError(f"{text} is out of range; expected a value {bounds}")
+            raise argparse.ArgumentTypeError(f"{text} is out of range; expected a value {describe_bounds(low, high)}")
         return value
 
     return parse
@@ -170,8 +173,10 @@ def add_prune_parser(subparsers, run):
     defaults = PruneSpec()
     p.add_argument("-pth", "--pruning_threshold", type=spec_value_type(PruneSpec, "threshold"),
                    help=f"default {defaults.threshold}")
-    p.add_argument("-n", "--normalizer", choices=("max", "L2"), help=f"default {defaults.normalizer}")
-    p.add_argument("-eq", "--equalization_criterion", choices=("union", "intersection", "arithmetic_mean", "geometric_mean"),
+    p.add_argument("-n", "--normalizer", choices=_spec_field(PruneSpec, "normalizer").metadata["choices"],
+                   help=f"default {defaults.normalizer}")
+    p.add_argument("-eq", "--equalization_criterion",
+                   choices=_spec_field(PruneSpec, "equalization_criterion").metadata["choices"],
                    help=f"default {defaults.equalization_criterion}")
     p.add_argument("-pg", "--pruning_granularity", type=spec_value_type(PruneSpec, "granularity"),
                    help=f"default {defaults.granularity}")

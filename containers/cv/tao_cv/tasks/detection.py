@@ -223,9 +223,10 @@ def inference(net, args):
     spec = load_spec(net.spec_class, args.experiment_spec, args.overrides)
     predictor = load_predictor(_model_path(args, spec.inference.checkpoint), net.rebuild)
     meta = predictor.meta
-    if not (args.image_dir or spec.inference.image_dir):
+    image_dir = args.image_dir or spec.inference.image_dir
+    if not image_dir:
         raise UserError("no images given: pass -i IMAGE_DIR or set inference.image_dir")
-    image_dir = require_folder(args.image_dir or spec.inference.image_dir, "-i / inference.image_dir")
+    image_dir = require_folder(image_dir, "-i / inference.image_dir")
     images = sorted(p for p in image_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not images:
         raise UserError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {image_dir}")
