@@ -36,7 +36,7 @@ import torch
 from tao_cv.data.classification import ImageClassificationDataset, read_split_list
 from tao_cv.data.transforms import eval_transform, train_transform
 from tao_cv.engine.checkpoint import model_from_checkpoint, read_checkpoint, save_checkpoint
-from tao_cv.engine.profile import count_macs, ort_latencies_ms
+from tao_cv.engine.profile import count_macs, cpu_summary, ort_latencies_ms
 from tao_cv.engine.trainer import build_optimizer, build_scheduler
 from tao_cv.prune import prune_model
 from tao_cv.prune.tao_pruner import classifier_head
@@ -257,7 +257,8 @@ export: {{cal_batches: 8, cal_batch_size: 16}}
               "batch_size": args.batch_size, "optimizer": args.optimizer, "lr": args.lr, "weight_decay": args.weight_decay,
               "label_smoothing": args.label_smoothing,
               "seeds": args.seeds,
-              "command": " ".join([Path(sys.executable).name, *sys.argv]), "threads": torch.get_num_threads()}
+              "command": " ".join([Path(sys.executable).name, *sys.argv]), "threads": torch.get_num_threads(),
+              "cpu": cpu_summary()}
     out = ROOT / "benchmarks" / "results" / (args.out or f"{args.backbone}.json")
     if args.reuse_training:  # keep the unpruned models and their training figures; redo everything after them
         result["train"] = json.loads(out.read_text())["train"]

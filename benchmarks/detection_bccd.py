@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 
 from tao_cv.engine.checkpoint import model_from_checkpoint, read_checkpoint
-from tao_cv.engine.profile import count_macs, ort_latencies_ms
+from tao_cv.engine.profile import count_macs, cpu_summary, ort_latencies_ms
 from tao_cv.prune import prune_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -111,7 +111,8 @@ export: {{cal_batches: 8, cal_batch_size: 8}}
 """)
     result = {"network": args.network, "backbone": args.backbone, "pretrained": args.pretrained,
               "input": [args.width, args.height], "epochs": args.epochs, "retrain_epochs": args.retrain_epochs,
-              "command": " ".join([Path(sys.executable).name, *sys.argv]), "threads": torch.get_num_threads()}
+              "command": " ".join([Path(sys.executable).name, *sys.argv]), "threads": torch.get_num_threads(),
+              "cpu": cpu_summary()}
     tao(args.network, "dataset_convert", "-d", spec, "-o", work / "converted")
     index = work / "converted" / "index.json"
     unpruned_run = Path(args.unpruned_run) if args.unpruned_run else work / "unpruned"
