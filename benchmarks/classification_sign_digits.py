@@ -75,7 +75,7 @@ def bare_pytorch_train(args, epochs, seed=0, mix_batch=None, after_step=None):
 
     torch.manual_seed(seed)
     model = build_classifier(args.backbone, 10, 0.2)
-    aug = AugmentationSpec(random_resized_crop_scale=[args.crop_scale_min, 1.0], horizontal_flip=0.0,
+    aug = AugmentationSpec(random_resized_crop_scale=[args.crop_scale_min, 1.0], horizontal_flip=args.horizontal_flip,
                            rotation_degrees=args.rotation_degrees, brightness=0.0, contrast=0.0, saturation=0.0, hue=0.0)
     meta = model_meta_for(args)
     samples = read_split_list(DATA / "Dataset", DATA / "splits" / "train.txt", "train")
@@ -211,6 +211,7 @@ def main():
     parser.add_argument("--target_macs_ratio", type=float, default=0.27)
     parser.add_argument("--crop_scale_min", type=float, default=0.8, help="random resized crop scale [MIN, 1]")
     parser.add_argument("--rotation_degrees", type=float, default=0.0)
+    parser.add_argument("--horizontal_flip", type=float, default=0.0, help="probability of a mirrored training image")
     parser.add_argument("--granularity", type=int, default=8,
                         help="prune -pg: channels kept per layer are a multiple of it (16 suits ORT's INT8 kernels)")
     parser.add_argument("--min_filters", type=int, default=16, help="prune -nf: the fewest filters a layer keeps")
@@ -239,7 +240,7 @@ dataset:
   test_list: {DATA / 'splits' / 'test.txt'}
   image_size: {args.image_size}
   num_workers: 2
-  augmentation: {{random_resized_crop_scale: [{args.crop_scale_min}, 1.0], rotation_degrees: {args.rotation_degrees}, horizontal_flip: 0.0, brightness: 0.0, contrast: 0.0, saturation: 0.0, hue: 0.0}}
+  augmentation: {{random_resized_crop_scale: [{args.crop_scale_min}, 1.0], rotation_degrees: {args.rotation_degrees}, horizontal_flip: {args.horizontal_flip}, brightness: 0.0, contrast: 0.0, saturation: 0.0, hue: 0.0}}
 model: {{backbone: {args.backbone}, pretrained: {args.pretrained or 'null'}}}
 train:
   num_epochs: {args.epochs}

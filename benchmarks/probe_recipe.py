@@ -1,10 +1,11 @@
-"""Recipe probe on ../shared/data/sign_language_digits: does mixup or a weight average (EMA) lift the unpruned
-resnet18's test top-1? Trains the benchmark's bare PyTorch loop (classification_sign_digits.py) once per seed and
+"""Recipe probe on ../shared/data/sign_language_digits: does mixup, mirroring or a weight average (EMA) lift the
+unpruned resnet18's test top-1? Trains the benchmark's bare PyTorch loop (classification_sign_digits.py) once per seed and
 reports test top-1 of the final weights and, with --ema_decays, of each EMA of the same training (BN buffers
 averaged too). Writes benchmarks/results/<--out> and prints the per-seed and mean top-1.
 
   .venv/bin/python benchmarks/probe_recipe.py --seeds 1,2,3,4,5 --ema_decays 0.99,0.995,0.998 --out probe_ema.json
   .venv/bin/python benchmarks/probe_recipe.py --seeds 1,2,3,4,5 --mixup_alpha 0.2 --out probe_mixup02.json
+  .venv/bin/python benchmarks/probe_recipe.py --seeds 1,2,3,4,5 --horizontal_flip 0.5 --out probe_flip05.json
 The recipe is the label-smoothing one of benchmarks/README.md (AdamW 1e-3, weight decay 0.05, label smoothing
 0.1, rotation 10°, crop 0.7-1, batch 32, 10 epochs, 64x64).
 """
@@ -25,13 +26,15 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=seed_list, default=[1, 2, 3, 4, 5])
     parser.add_argument("--mixup_alpha", type=float, default=0.0, help="mixup's Beta(alpha, alpha); 0: off")
+    parser.add_argument("--horizontal_flip", type=float, default=0.0, help="probability of a mirrored training image")
     parser.add_argument("--ema_decays", type=lambda text: [float(x) for x in text.split(",")], default=[])
     parser.add_argument("--out", required=True, help="results file name under benchmarks/results")
     probe = parser.parse_args()
     if not DATA.is_dir():
         sys.exit(f"{DATA} not found: this probe needs ../shared/data/sign_language_digits")
     args = argparse.Namespace(backbone="resnet18", pretrained=None, image_size=64, batch_size=32, optimizer="adamw",
-                              lr=1e-3, weight_decay=0.05, label_smoothing=0.1, crop_scale_min=0.7, rotation_degrees=10.0)
+                              lr=1e-3, weight_decay=0.05, label_smoothing=0.1, crop_scale_min=0.7, rotation_degrees=10.0,
+                              horizontal_flip=probe.horizontal_flip)
     mix_batch = v2.MixUp(alpha=probe.mixup_alpha, num_classes=10) if probe.mixup_alpha else None
     runs = {}
     for seed in probe.seeds:
