@@ -1,7 +1,7 @@
 """Recipe probe on ../shared/data/sign_language_digits: does mixup, mirroring or a weight average (EMA) lift the
-unpruned resnet18's test top-1? Trains the benchmark's bare PyTorch loop (classification_sign_digits.py) once per seed and
-reports test top-1 of the final weights and, with --ema_decays, of each EMA of the same training (BN buffers
-averaged too). Writes benchmarks/results/<--out> and prints the per-seed and mean top-1.
+unpruned resnet18's test top-1? Trains the benchmark's bare PyTorch loop (classification_sign_digits.py) once per
+seed and reports test top-1 of the final weights and, with --ema_decays, of each EMA of the same training (BN
+buffers averaged too). Writes benchmarks/results/<--out> and prints the per-seed and mean top-1.
 
   .venv/bin/python benchmarks/probe_recipe.py --seeds 1,2,3,4,5 --ema_decays 0.99,0.995,0.998 --out probe_ema.json
   .venv/bin/python benchmarks/probe_recipe.py --seeds 1,2,3,4,5 --mixup_alpha 0.2 --out probe_mixup02.json
