@@ -33,14 +33,15 @@ from pathlib import Path
 
 import torch
 
-from tao_cv.data.classification import ImageClassificationDataset, read_split_list
+from tao_cv.data.classification import ImageClassificationDataset
+from tao_inference.data.image_lists import read_split_list
 from tao_cv.data.transforms import eval_transform, train_transform
 from tao_cv.engine.checkpoint import model_from_checkpoint, read_checkpoint, save_checkpoint
 from tao_cv.engine.profile import count_macs, cpu_summary, ort_latencies_ms
 from tao_cv.engine.trainer import build_optimizer, build_scheduler
 from tao_cv.prune import prune_model
-from tao_cv.prune.tao_pruner import classifier_head
-from tao_cv.spec.schemas import AugmentationSpec, OptimizerSpec, SchedulerSpec
+from tao_cv.models.registry import classifier_head
+from tao_inference.spec.schemas import AugmentationSpec, OptimizerSpec, SchedulerSpec
 from tao_cv.tasks.classification import model_meta, rebuild
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -125,7 +126,7 @@ def seed_list(text):
 
 
 def model_meta_for(args):
-    from tao_cv.spec.schemas import ClassificationSpec
+    from tao_inference.spec.schemas import ClassificationSpec
 
     spec = ClassificationSpec()
     spec.model.backbone, spec.dataset.image_size = args.backbone, args.image_size

@@ -7,7 +7,9 @@ import torch
 
 from tao_cv.engine import distributed
 from tao_cv.engine.trainer import fit, make_train_loader
-from tao_cv.spec.schemas import TrainSpec
+from tao_inference.contract import ModelInfo
+from tao_inference.spec.schemas import TrainSpec
+from tao_inference.status import run_status
 
 
 def main(results_dir, batch_size, epochs=2):
@@ -24,8 +26,10 @@ def main(results_dir, batch_size, epochs=2):
         with torch.no_grad():
             return {"acc": float((model(images).argmax(1) == labels).float().mean())}
 
-    fit(model, train_loader=loader, validate=validate, spec=spec, results_dir=results_dir, meta={"task": "test"},
-        monitor="acc", loss_fn=lambda m, x, y: torch.nn.functional.cross_entropy(m(x), y))
+    info = ModelInfo("test", "tiny", ("a", "b", "c"), 8, 8, (0, 0, 0), (1, 1, 1))
+    with run_status(results_dir, "training") as status:
+        fit(model, train_loader=loader, validate=validate, spec=spec, results_dir=results_dir, info=info,
+            monitor="acc", status=status, loss_fn=lambda m, x, y: torch.nn.functional.cross_entropy(m(x), y))
 
 
 if __name__ == "__main__":

@@ -5,8 +5,8 @@ import pytest
 from PIL import Image
 
 from tao_cv.data.augment import affine_matrix, augment_image, transform_box
-from tao_cv.data.kitti import KittiObject
-from tao_cv.spec.schemas import AugmentSpec
+from tao_inference.data.kitti import KittiObject
+from tao_inference.spec.schemas import AugmentSpec
 
 
 def test_flip_and_quarter_turn_move_a_known_box_exactly():

@@ -9,11 +9,12 @@ import pytest
 import torch
 from PIL import Image
 
-from tao_cv.data.converters import read_coco, read_voc, read_yolo, write_kitti_dataset
-from tao_cv.data.detection import DetectionDataset, build_index, detection_transform
-from tao_cv.data.kitti import DegenerateBoxWarning, KittiObject, pair_images_and_labels, parse_kitti, read_kitti
-from tao_cv.errors import UserError
-from tao_cv.spec.schemas import DataSourceSpec, DetectionAugmentationSpec, DetectionDatasetSpec
+from tao_inference.data.converters import read_coco, read_voc, read_yolo, write_kitti_dataset
+from tao_cv.data.detection import DetectionDataset, detection_transform
+from tao_inference.data.detection_index import build_index
+from tao_inference.data.kitti import DegenerateBoxWarning, KittiObject, pair_images_and_labels, parse_kitti, read_kitti
+from tao_inference.errors import UserError
+from tao_inference.spec.schemas import DataSourceSpec, DetectionAugmentationSpec, DetectionDatasetSpec
 
 LINE = "Car 0.00 0 -1.57 10.0 20.0 50.5 80.0 1.5 1.6 3.9 1.0 1.0 10.0 0.0"
 

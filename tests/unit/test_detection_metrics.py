@@ -1,11 +1,20 @@
 """mAP on hand-computed cases; DetectNet_v2 target encoding, decoding and clustering."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
 
-from tao_cv.engine.detection_metrics import average_precision, coco_map, precision_recall, voc_map
-from tao_cv.models.detectnet_v2 import ClusteringSpec, DetectNetV2, TargetEncoding, decode, encode_targets
+from tao_inference.metrics import average_precision, coco_map, precision_recall, voc_map
+from tao_cv.models.detectnet_v2 import DetectNetV2, TargetEncoding, encode_targets
+from tao_inference import postprocess
+from tao_inference.spec.schemas import ClusteringSpec
+
+
+def decode(coverage, bbox, encoding, clustering):
+    return postprocess.decode_detectnet_v2(coverage, bbox, 16, encoding.bbox_norm,
+                                           [dataclasses.asdict(c) for c in clustering])
 
 
 def arrays(boxes, labels, scores=None):
@@ -76,7 +85,7 @@ def test_detectnet_outputs_are_stride_16_maps():
 
 
 def test_retinanet_outputs_match_its_anchors_and_decode_back():
-    from tao_cv.models.retinanet import RetinaNetDetector, decode as retina_decode
+    from tao_cv.models.retinanet import RetinaNetDetector
 
     model = RetinaNetDetector("resnet18", 2, 96, 128, fpn_channels=16).eval()
     cls_logits, regression = model(torch.zeros(1, 3, 96, 128))
@@ -88,5 +97,70 @@ def test_retinanet_outputs_match_its_anchors_and_decode_back():
     logits[index, 1] = 5.0
     deltas = torch.zeros(len(anchors), 4)
     deltas[index] = model.net.box_coder.encode_single(box, anchors[index:index + 1])[0]
-    boxes, scores, labels = retina_decode(logits.numpy(), deltas.numpy(), anchors, model.net.box_coder, 96, 128)
+    boxes, scores, labels = postprocess.decode_retinanet(logits.numpy(), deltas.numpy(), anchors.numpy(), 96, 128)
     assert labels.tolist() == [1] and np.allclose(boxes, box.numpy(), atol=1e-3) and scores[0] > 0.99
+
+
+@pytest.mark.parametrize("backbone,height,width,v1_grids_exact", [
+    ("resnet18", 100, 150, True), ("efficientnet_lite0", 96, 160, True), ("efficientnet_lite0", 100, 150, False),
+    ("mobilenet_v3_small", 64, 64, True)])
+def test_numpy_anchors_are_torchvisions(backbone, height, width, v1_grids_exact):
+    """The contract's anchors (from the model's feature maps) equal the anchors torchvision's AnchorGenerator
+    gives the model; 0.1.0's files (no grids recorded) get ceil-division grids: exact except for TF-padded
+    EfficientNet-Lite at sizes not divisible by 32, where the decoder then says to re-export."""
+    from tao_cv.models.retinanet import RetinaNetDetector
+
+    sizes = (16, 32, 64, 128, 256)
+    model = RetinaNetDetector(backbone, 2, height, width, fpn_channels=8, anchor_sizes=sizes).eval()
+    expected = model.anchors().numpy()
+    levels = postprocess.anchor_levels(sizes, model.feature_grids(), height, width)
+    assert np.array_equal(postprocess.anchors_from_levels(levels), expected)
+    assert (model.feature_grids() == postprocess.fpn_grids(height, width)) == v1_grids_exact
+
+
+def test_numpy_retinanet_decoding_matches_torchvision():
+    from torchvision.models.detection._utils import BoxCoder
+    from torchvision.ops import batched_nms
+
+    rng = np.random.default_rng(0)
+    anchors = np.sort(rng.uniform(0, 120, (500, 4)).astype(np.float32).reshape(500, 2, 2), axis=1).transpose(0, 2, 1).reshape(500, 4)
+    anchors = anchors[:, [0, 1, 2, 3]]
+    anchors[:, 2:] += 4
+    logits = rng.normal(-2, 2, (500, 3)).astype(np.float32)
+    deltas = rng.normal(0, 0.3, (500, 4)).astype(np.float32)
+    boxes, scores, labels = postprocess.decode_retinanet(logits, deltas, anchors, 96, 128, 0.2, 0.5, 200, 50)
+    # torch reference: the 0.1.0 decoder
+    t_scores = torch.sigmoid(torch.from_numpy(logits)).flatten()
+    keep = torch.nonzero(t_scores > 0.2).flatten()
+    t_scores = t_scores[keep]
+    t_scores, order = t_scores.topk(200)
+    keep = keep[order]
+    t_boxes = BoxCoder((1.0, 1.0, 1.0, 1.0)).decode_single(torch.from_numpy(deltas)[keep // 3], torch.from_numpy(anchors)[keep // 3])
+    t_boxes[:, 0::2] = t_boxes[:, 0::2].clamp(0, 128)
+    t_boxes[:, 1::2] = t_boxes[:, 1::2].clamp(0, 96)
+    chosen = batched_nms(t_boxes, t_scores, keep % 3, 0.5)[:50]
+    assert np.allclose(boxes, t_boxes[chosen].numpy(), atol=1e-4)
+    assert np.allclose(scores, t_scores[chosen].numpy()) and labels.tolist() == (keep % 3)[chosen].tolist()
+
+
+def test_numpy_nms_matches_torchvision():
+    from torchvision.ops import nms
+
+    rng = np.random.default_rng(1)
+    xy = rng.uniform(0, 100, (300, 2)).astype(np.float32)
+    boxes = np.concatenate([xy, xy + rng.uniform(5, 40, (300, 2)).astype(np.float32)], 1)
+    scores = rng.uniform(0, 1, 300).astype(np.float32)
+    for threshold in (0.3, 0.5, 0.7):
+        assert postprocess.nms(boxes, scores, threshold).tolist() == \
+            nms(torch.from_numpy(boxes), torch.from_numpy(scores), threshold).tolist()
+
+
+def test_dbscan_core_points_border_points_and_weights():
+    # points on a line at 0, 1, 2 (a chain) and 10 (alone); neighbours within 1.0
+    x = np.array([0.0, 1.0, 2.0, 10.0])
+    distances = np.abs(x[:, None] - x[None])
+    assert postprocess.dbscan(distances, 1.0, 2, np.ones(4)).tolist() == [0, 0, 0, -1]
+    assert postprocess.dbscan(distances, 1.0, 1, np.ones(4)).tolist() == [0, 0, 0, 1]
+    # weights: the lone point counts as a cluster only when its own weight reaches min_samples
+    assert postprocess.dbscan(distances, 1.0, 2.5, np.array([1, 1, 1, 3.0])).tolist() == [0, 0, 0, 1]
+    assert postprocess.dbscan(distances, 0.5, 2, np.ones(4)).tolist() == [-1, -1, -1, -1]

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from tao_cv.engine import distributed
-from tao_cv.errors import UserError
+from tao_inference.errors import UserError
 
 HELPER = Path(__file__).resolve().parents[1] / "helpers" / "fit_tiny.py"
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from tao_cv.download import fetch, fetch_state_dict
-from tao_cv.errors import UserError
+from tao_inference.errors import UserError
 
 
 @pytest.fixture()

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from tao_cv.engine.evaluator import classification_metrics
+from tao_inference.metrics import classification_metrics
 from tao_cv.engine.trainer import improves, lr_factor
-from tao_cv.spec.schemas import SchedulerSpec
+from tao_inference.spec.schemas import SchedulerSpec
 
 
 def test_classification_metrics_hand_computed():
@@ -36,10 +36,10 @@ def test_freeze_backbone_trains_only_the_head():
     from tao_cv.models import build_classifier
 
     model = build_classifier("mobilenet_v3_small", 3)
-    _set_trainable(model, "classifier.3", only_head=True)
+    _set_trainable(model, ["classifier.3"], only_heads=True)
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
     assert trainable == {"classifier.3.weight", "classifier.3.bias"}
-    _set_trainable(model, "classifier.3", only_head=False)
+    _set_trainable(model, ["classifier.3"], only_heads=False)
     assert all(p.requires_grad for p in model.parameters())
 
 

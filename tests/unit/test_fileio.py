@@ -9,9 +9,9 @@ from collections import namedtuple
 import pytest
 import torch
 
-from tao_cv import fileio
-from tao_cv.engine.logs import StatusLogger
-from tao_cv.errors import UserError
+from tao_inference import fileio
+from tao_inference.status import StatusLogger
+from tao_inference.errors import UserError
 
 
 def test_a_full_disk_is_a_user_error_and_the_old_file_survives(tmp_path):
@@ -34,9 +34,10 @@ def test_torch_save_opaque_stream_error_on_a_full_disk_is_recognised(tmp_path, m
 
     monkeypatch.setattr(torch, "save", save)
     from tao_cv.engine.checkpoint import save_checkpoint
+    from tao_inference.contract import ModelInfo
 
     with pytest.raises(UserError, match="no space left .* free some space and run the command again"):
-        save_checkpoint(tmp_path / "best.pth", torch.nn.Linear(2, 2), {"backbone": "x"})
+        save_checkpoint(tmp_path / "best.pth", torch.nn.Linear(2, 2), ModelInfo("test", "x", ("a",), 8, 8, (0,), (1,)))
     assert not (tmp_path / "best.pth").exists()
 
 

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from tao_cv.errors import UserError
+from tao_inference.errors import UserError
 from tao_cv.models import build_classifier, get_backbone, list_backbones
 
 REQUIRED = {"resnet18", "resnet34", "resnet50", "mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large",

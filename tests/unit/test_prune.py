@@ -3,7 +3,7 @@ import torch
 from torch import nn
 
 from tao_cv.engine.profile import count_macs, count_params
-from tao_cv.errors import UserError
+from tao_inference.errors import UserError
 from tao_cv.models import build_classifier
 from tao_cv.prune.tao_pruner import channels_to_keep, equalize, normalize, prune_model
 
@@ -126,12 +126,12 @@ def test_efficientnet_lite0_prunes_depthwise_and_residual_groups():
 
 def test_retinanet_group_norm_head_keeps_its_towers_and_the_pruned_model_runs():
     from tao_cv.models.retinanet import RetinaNetDetector
-    from tao_cv.tasks import retinanet
+    from tao_cv.tasks import ADAPTERS
 
     model = RetinaNetDetector("efficientnet_lite0", 3, 96, 128, fpn_channels=64, head_norm="group").eval()
     before = count_params(model)
     prune_model(model, torch.zeros(1, 3, 96, 128), threshold=0.99, normalizer="max", equalization="union",
-                granularity=8, min_filters=16, excluded_layers=[], heads=retinanet.heads(model))
+                granularity=8, min_filters=16, excluded_layers=[], heads=ADAPTERS["retinanet"].heads(model))
     assert count_params(model) < before / 2  # the backbone and FPN were pruned ...
     norms = [m for m in model.net.head.modules() if isinstance(m, nn.GroupNorm)]
     assert len(norms) == 8 and all(m.num_channels == 64 for m in norms)  # ... the GroupNorm towers were not
@@ -142,8 +142,8 @@ def test_retinanet_group_norm_head_keeps_its_towers_and_the_pruned_model_runs():
 def test_prune_flags_not_given_come_from_the_spec_prune_section_then_the_defaults(tmp_path):
     import argparse
 
-    from tao_cv.spec.schemas import ClassificationSpec
-    from tao_cv.tasks.common import PRUNE_FLAGS, resolve_prune_flags
+    from tao_inference.spec.schemas import ClassificationSpec
+    from tao_cv.tasks.flags import PRUNE_FLAGS, resolve_prune_flags
 
     spec = tmp_path / "spec.yaml"
     spec.write_text("prune:\n  threshold: 0.5\n  granularity: 16\n  excluded_layers: [conv1, fc]\n")
@@ -166,17 +166,21 @@ def test_retraining_a_pruned_model_checks_classes_and_says_which_spec_keys_it_re
     from types import SimpleNamespace
 
     from tao_cv.engine.checkpoint import save_checkpoint
-    from tao_cv.tasks.common import read_pruned_model
+    from tao_cv.tasks import ADAPTERS
+    from tao_cv.tasks.skeleton import read_pruned_model
+    from tao_inference.contract import ModelInfo
 
     path = tmp_path / "pruned.pth"
-    save_checkpoint(path, nn.Conv2d(3, 4, 1), {"backbone": "resnet18", "class_names": ["a", "b"], "pruned": True})
+    info = ModelInfo("classification", "resnet18", ("a", "b"), 8, 8, (0, 0, 0), (1, 1, 1), pruned=True)
+    save_checkpoint(path, nn.Conv2d(3, 4, 1), info)
+    adapter = ADAPTERS["classification"]
     same = SimpleNamespace(pruned_model=path, backbone="resnet18", pretrained=None)
-    assert read_pruned_model(same, ["a", "b"])["meta"]["backbone"] == "resnet18"
+    assert read_pruned_model(adapter, same, ["a", "b"])["info"].backbone == "resnet18"
     assert "note:" not in capsys.readouterr().out
     other = SimpleNamespace(pruned_model=path, backbone="efficientnet_lite0", pretrained="imagenet")
-    read_pruned_model(other, ["a", "b"])
+    read_pruned_model(adapter, other, ["a", "b"])
     out = " ".join(capsys.readouterr().out.split())
     assert (f"note: model.pruned_model {path} is a pruned resnet18 with its own weights; model.backbone "
             "(efficientnet_lite0) and model.pretrained (imagenet) not used") in out
     with pytest.raises(UserError, match=r"was trained on classes \['a', 'b'\], the dataset has \['a', 'c'\]"):
-        read_pruned_model(same, ["a", "c"])
+        read_pruned_model(adapter, same, ["a", "c"])

@@ -1,8 +1,8 @@
 import pytest
 
-from tao_cv.errors import UserError
-from tao_cv.spec import load_spec
-from tao_cv.spec.schemas import ClassificationSpec
+from tao_inference.errors import UserError
+from tao_inference.spec import load_spec
+from tao_inference.spec.schemas import ClassificationSpec
 
 
 def write(tmp_path, text):
@@ -64,7 +64,7 @@ def test_missing_spec_file_and_bad_yaml(tmp_path):
 
 def test_every_sample_spec_loads_with_its_task_schema():
     from conftest import ROOT
-    from tao_cv.spec.schemas import AugmentSpec, ClassificationSpec, DetectNetV2Spec, RetinaNetSpec
+    from tao_inference.spec.schemas import AugmentSpec, ClassificationSpec, DetectNetV2Spec, RetinaNetSpec
 
     schemas = {"classification": ClassificationSpec, "detectnet_v2": DetectNetV2Spec, "retinanet": RetinaNetSpec,
                "augment": AugmentSpec}

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from . import __version__
-from .errors import UserError
+from tao_inference.errors import UserError
 
 err = Console(stderr=True, soft_wrap=True)
 # Data warnings (a skipped box, ...) already name their file and line: print just that.
@@ -54,7 +54,7 @@ def _sigterm_interrupts():
 
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
-    from .tasks import TASKS
+    from .tasks import TASKS, build_parser
 
     if not argv or argv[0] in ("-h", "--help"):
         print(f"usage: python -m tao_cv {{info,{','.join(TASKS)}}} SUBCOMMAND [args]")
@@ -62,19 +62,12 @@ def main(argv=None):
     if argv[0] == "info":
         info()
         return 0
-    task = TASKS.get(argv[0])
-    if task is None:
+    if argv[0] not in TASKS:
         err.print(f"error: unknown task '{argv[0]}'; available: {', '.join(TASKS)}")
         return 2
-    parser = task.build_parser(prog=f"tao {argv[0]}")
-    args, unknown = parser.parse_known_args(argv[1:])
-    # `key=value` overrides may come before and after flags (argparse takes one run of positionals only)
-    late = [a for a in unknown if "=" in a and not a.startswith("-")]
-    if late and hasattr(args, "overrides"):
-        args.overrides = [*args.overrides, *late]
-        unknown = [a for a in unknown if a not in late]
-    if unknown:
-        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    from tao_inference.commands import parse_task_args
+
+    args = parse_task_args(build_parser(argv[0], prog=f"tao {argv[0]}"), argv[1:])
     from .engine import distributed
 
     worker = distributed.in_worker_process()  # one of several processes torchrun started: the launcher reports

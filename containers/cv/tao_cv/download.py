@@ -8,8 +8,8 @@ from urllib.parse import unquote, urlparse
 import requests
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
 
-from .errors import UserError
-from .fileio import atomic_path
+from tao_inference.errors import UserError
+from tao_inference.fileio import atomic_path
 
 
 def cache_dir() -> Path:

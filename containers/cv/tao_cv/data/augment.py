@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 from torchvision.transforms.v2 import functional as F
 
-from .kitti import KittiObject
+from tao_inference.data.kitti import KittiObject
 
 
 def affine_matrix(width, height, angle=0.0, shear_x=0.0, shear_y=0.0, flip_horizontal=False, flip_vertical=False,

@@ -1,113 +1,11 @@
-"""Detection data: label sources (KITTI, or VOC/COCO/YOLO converted on the fly), class mapping, the index that
-`dataset_convert` writes and training reads, box statistics, and the box-aware dataset (torchvision v2)."""
-
-import random
-import statistics
-from collections import Counter
-from pathlib import Path
+"""The box-aware detection dataset (torchvision v2 transforms) over the index of `tao_inference.data.detection_index`."""
 
 import torch
 from PIL import Image, UnidentifiedImageError
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
-from ..errors import UserError
-from .converters import read_coco, read_voc, read_yolo
-from .kitti import KittiObject, pair_images_and_labels, read_kitti
-
-SPLITS = ("train", "val", "test")
-
-
-def _stems(list_file):
-    path = Path(list_file)
-    if not path.is_file():
-        raise UserError(f"list_file {path} not found")
-    return [line.strip() for line in path.read_text().splitlines() if line.strip()]
-
-
-def load_source(source):
-    """{image: [KittiObject]} of one `dataset.<split>` entry (a DataSourceSpec)."""
-    names = _stems(source.list_file) if source.list_file else None
-    if source.format == "kitti":
-        samples = {image: read_kitti(label) for image, label in pair_images_and_labels(source.image_dir, source.label_dir)}
-    elif source.format == "voc":
-        samples = read_voc(source.label_dir, source.image_dir, names)
-    elif source.format == "coco":
-        samples = read_coco(source.label_file, source.image_dir)
-    else:
-        samples = read_yolo(source.label_dir, source.image_dir, source.class_names)
-    if names is not None and source.format != "voc":
-        wanted = set(names)
-        samples = {image: objects for image, objects in samples.items() if image.stem in wanted}
-    return samples
-
-
-def map_classes(samples, mapping):
-    """Apply `target_class_mapping` (source class -> target class, many to one). With a mapping, objects of
-    classes it does not name are dropped; without one, classes stay as they are."""
-    if not mapping:
-        return samples
-    mapping = {k.lower(): v.lower() for k, v in mapping.items()}
-    return {image: [KittiObject(mapping[o.name], *o.box, o.truncated, o.occluded) for o in objects if o.name in mapping]
-            for image, objects in samples.items()}
-
-
-def build_index(dataset_spec, seed=42):
-    """{"classes": [...], "train"/"val"/"test": [{"image", "objects": [[class, x1, y1, x2, y2], ...]}]}."""
-    splits = {}
-    for split in SPLITS:
-        merged = {}
-        for source in getattr(dataset_spec, split):
-            merged.update(load_source(source))
-        splits[split] = map_classes(merged, dataset_spec.target_class_mapping)
-    if not splits["train"]:
-        raise UserError("dataset.train lists no images: give at least one source (format, image_dir, label_dir)")
-    if not splits["val"] and dataset_spec.validation_split > 0:
-        images = sorted(splits["train"])
-        random.Random(seed).shuffle(images)
-        held_out = images[: max(1, round(len(images) * dataset_spec.validation_split))]
-        splits["val"] = {image: splits["train"].pop(image) for image in held_out}
-    classes = sorted({o.name for split in splits.values() for objects in split.values() for o in objects})
-    if dataset_spec.target_class_mapping:
-        classes = sorted(set(v.lower() for v in dataset_spec.target_class_mapping.values()))
-    index = {"classes": classes}
-    for split, samples in splits.items():
-        index[split] = [{"image": str(image), "objects": [[o.name, *o.box] for o in objects]}
-                        for image, objects in sorted(samples.items())]
-    return index
-
-
-def box_statistics(index):
-    """Per split and class: box count and width/height min/median/max (pixels of the original images)."""
-    table = {}
-    for split in SPLITS:
-        sizes = {}
-        for sample in index[split]:
-            for name, x1, y1, x2, y2 in sample["objects"]:
-                sizes.setdefault(name, []).append((x2 - x1, y2 - y1))
-        table[split] = {
-            name: {"boxes": len(wh), "images": sum(1 for s in index[split] if any(o[0] == name for o in s["objects"])),
-                   **{f"{axis}_{stat}": round(fn([v[i] for v in wh]), 1)
-                      for i, axis in enumerate(("width", "height"))
-                      for stat, fn in (("min", min), ("median", statistics.median), ("max", max))}}
-            for name, wh in sorted(sizes.items())}
-        table[split]["_images"] = {"images": len(index[split]),
-                                   "empty": sum(1 for s in index[split] if not s["objects"])}
-    return table
-
-
-def check_readable(index):
-    """Open every image once; unreadable ones are listed by path."""
-    bad = []
-    for split in SPLITS:
-        for sample in index[split]:
-            try:
-                with Image.open(sample["image"]) as img:
-                    img.verify()
-            except (OSError, UnidentifiedImageError) as exc:
-                bad.append(f"{sample['image']} ({type(exc).__name__})")
-    if bad:
-        raise UserError(f"{len(bad)} unreadable image(s): {'; '.join(bad[:5])}")
+from tao_inference.errors import UserError
 
 
 def detection_transform(width, height, mean, std, aug=None):
@@ -155,7 +53,3 @@ class DetectionDataset(torch.utils.data.Dataset):
 def collate(batch):
     images, targets = zip(*batch)
     return torch.stack(images), list(targets)
-
-
-def class_counts(samples):
-    return Counter(o[0] for s in samples for o in s["objects"])

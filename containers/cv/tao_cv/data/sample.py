@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from ..fileio import make_dirs
+from tao_inference.fileio import make_dirs
 
 SHAPES = ("circle", "square", "triangle", "cross", "star", "ring")
 
@@ -110,7 +110,7 @@ def generate_sample(output_dir, per_class=(60, 20, 20), size=96, classes=SHAPES,
 
 def generate_detection_sample(output_dir, counts=(240, 40, 40), size=160, classes=("circle", "square", "star"), seed=0):
     """Write OUTPUT/{train,val,test}/{images,labels} (KITTI labels) of synthetic scenes; returns images per split."""
-    from .kitti import KittiObject, write_kitti
+    from tao_inference.data.kitti import KittiObject, write_kitti
 
     output_dir = Path(output_dir)
     for split, count in zip(("train", "val", "test"), counts):

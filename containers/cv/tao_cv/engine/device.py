@@ -3,7 +3,7 @@ its local rank."""
 
 import torch
 
-from ..errors import UserError
+from tao_inference.errors import UserError
 from .distributed import local_rank
 
 

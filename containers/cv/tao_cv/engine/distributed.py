@@ -21,7 +21,7 @@ import torch
 import torch.distributed as dist
 from rich.markup import escape
 
-from ..errors import UserError
+from tao_inference.errors import UserError
 
 # Validation runs on rank 0 over the whole val set while the other ranks wait in a collective: allow it time.
 COLLECTIVE_TIMEOUT = datetime.timedelta(minutes=60)

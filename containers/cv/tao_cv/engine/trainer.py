@@ -1,7 +1,7 @@
 """The training engine: plain functions (torchvision-references style) shared by every task.
 
 `fit` owns the loop around them: resume from checkpoints/latest.pth, atomic checkpoints, best/last
-weights, status.json, the CSV log and the curves plot. What a task adds is passed in as plain arguments:
+weights, status.json's RUNNING records, the CSV log and the curves plot. What a task adds is passed in as plain arguments:
 the model, the loaders, a `loss_fn(model, inputs, targets) -> loss` and a `validate(model) -> {metric: value}`
 callable. Targets may be tensors or (lists/dicts of) tensors, e.g. boxes per image for detection.
 
@@ -18,11 +18,11 @@ import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from ..errors import UserError
+from tao_inference.errors import UserError
 from . import distributed
 from .checkpoint import read_checkpoint, save_checkpoint
 from .device import pick_device
-from .logs import StatusLogger, plot_curves, write_csv
+from .logs import plot_curves, write_csv
 
 console = Console(soft_wrap=True)
 
@@ -108,9 +108,9 @@ def train_one_epoch(model, loader, loss_fn, optimizer, scheduler, device, scaler
             "seconds": seconds}
 
 
-def _set_trainable(model, head, only_head):
+def _set_trainable(model, heads, only_heads):
     for name, param in model.named_parameters():
-        param.requires_grad = (not only_head) or name.startswith(head + ".")
+        param.requires_grad = (not only_heads) or any(name.startswith(head + ".") for head in heads)
 
 
 def improves(metrics, best, monitor):
@@ -126,8 +126,10 @@ def improves(metrics, best, monitor):
     return metrics[monitor] == best["value"] and loss is not None and (best_loss is None or loss < best_loss)
 
 
-def fit(model, *, train_loader, validate, loss_fn, spec, results_dir, meta, monitor, head=None):
-    """Train `model` per `spec` (a TrainSpec) into `results_dir`; returns the run summary."""
+def fit(model, *, train_loader, validate, loss_fn, spec, results_dir, info, monitor, status, heads=()):
+    """Train `model` per `spec` (a TrainSpec) into `results_dir`; returns the run summary. `info`: the ModelInfo its
+    checkpoints carry; `status`: the run's StatusLogger (RUNNING records); `heads`: names of the modules that
+    `train.freeze_backbone_epochs` keeps training while the rest is frozen."""
     results_dir = Path(results_dir)
     ckpt_dir, weights_dir = results_dir / "checkpoints", results_dir / "weights"
     device = pick_device(spec.device)
@@ -136,11 +138,10 @@ def fit(model, *, train_loader, validate, loss_fn, spec, results_dir, meta, moni
     torch.manual_seed(spec.seed + rank)  # each rank draws its own augmentations
     model.to(device)
     # Parameters frozen for some epochs get no gradient then: DDP must be told to expect that.
-    net = distributed.wrap(model, device, find_unused_parameters=bool(head and spec.freeze_backbone_epochs))
+    net = distributed.wrap(model, device, find_unused_parameters=bool(spec.freeze_backbone_epochs))
     optimizer = build_optimizer(model.parameters(), spec.optimizer)
     scheduler = build_scheduler(optimizer, spec.lr_scheduler, len(train_loader), spec.num_epochs)
     scaler = torch.amp.GradScaler("cuda", enabled=spec.amp and device.type == "cuda")
-    status = StatusLogger(results_dir / "status.json")
     history, best, start_epoch = [], None, 0
 
     latest = ckpt_dir / "latest.pth"
@@ -162,7 +163,6 @@ def fit(model, *, train_loader, validate, loss_fn, spec, results_dir, meta, moni
             write_csv(results_dir / "training_log.csv", history)  # a run stopped after its log, before latest.pth
         console.print(f"resuming from {latest} (epoch {state['epoch'] + 1} done)")
 
-    status.write("STARTED", "Starting training", epoch=start_epoch, max_epoch=spec.num_epochs)
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("loss {task.fields[loss]:.3f}  lr {task.fields[lr]:.2e}"), TimeElapsedColumn(), TextColumn("eta"),
                TimeRemainingColumn()]
@@ -173,8 +173,8 @@ def fit(model, *, train_loader, validate, loss_fn, spec, results_dir, meta, moni
             train_loader.sampler.set_epoch(epoch)
         if getattr(train_loader, "generator", None) is not None:
             train_loader.generator.manual_seed((spec.seed + epoch) * world + rank)
-        if head is not None and spec.freeze_backbone_epochs:
-            _set_trainable(model, head, only_head=epoch < spec.freeze_backbone_epochs)
+        if spec.freeze_backbone_epochs:
+            _set_trainable(model, heads, only_heads=epoch < spec.freeze_backbone_epochs)
         with Progress(*columns, console=console, transient=True) as progress:
             bar = progress.add_task(f"Epoch {epoch + 1}/{spec.num_epochs}", total=len(train_loader), loss=0.0,
                                     lr=optimizer.param_groups[0]["lr"])
@@ -194,7 +194,7 @@ def fit(model, *, train_loader, validate, loss_fn, spec, results_dir, meta, moni
         if improved:
             best = {"value": metrics[monitor], "loss": metrics.get("loss"), "epoch": epoch + 1}
         if main:
-            _write_epoch(model, meta, results_dir, spec, epoch, metrics, improved,
+            _write_epoch(model, info, results_dir, spec, epoch, metrics, improved,
                          dict(epoch=epoch, optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict(),
                               scaler=scaler.state_dict(), rng=torch.get_rng_state(), history=history, best=best))
         per_epoch = (time.perf_counter() - run_start) / (epoch + 1 - start_epoch)
@@ -207,23 +207,23 @@ def fit(model, *, train_loader, validate, loss_fn, spec, results_dir, meta, moni
                       f"(best {monitor} {best['value']:.4f} @ {best['epoch']})  {row['images_per_s']:.1f} img/s")
     summary = {"best_" + monitor: best["value"] if best else None, "best_epoch": best["epoch"] if best else None,
                "best_weights": str(weights_dir / "best.pth"), "epochs": spec.num_epochs}
-    status.write("SUCCESS", "Training finished successfully", epoch=spec.num_epochs, max_epoch=spec.num_epochs, kpi=summary)
+    status.kpi = summary
     return summary
 
 
-def _write_epoch(model, meta, results_dir, spec, epoch, metrics, improved, train_state):
+def _write_epoch(model, info, results_dir, spec, epoch, metrics, improved, train_state):
     """Everything one epoch leaves on disk: best/last weights, log and plot, the resumable checkpoint(s).
     `latest.pth` comes last: resume trusts it, so a run stopped anywhere in here never has a log that lags it
     (a log ahead of it is rewritten from the checkpoint's history on resume)."""
     ckpt_dir, weights_dir = results_dir / "checkpoints", results_dir / "weights"
     if improved:
-        save_checkpoint(weights_dir / "best.pth", model, meta, epoch=epoch, metrics=metrics)
-    save_checkpoint(weights_dir / "last.pth", model, meta, epoch=epoch, metrics=metrics)
+        save_checkpoint(weights_dir / "best.pth", model, info, epoch=epoch, metrics=metrics)
+    save_checkpoint(weights_dir / "last.pth", model, info, epoch=epoch, metrics=metrics)
     write_csv(results_dir / "training_log.csv", train_state["history"])
     plot_curves(results_dir / "curves.png", train_state["history"])
     if (epoch + 1) % spec.checkpoint_interval == 0:
-        save_checkpoint(ckpt_dir / f"epoch_{epoch + 1:03d}.pth", model, meta, **train_state)
-    save_checkpoint(ckpt_dir / "latest.pth", model, meta, **train_state)
+        save_checkpoint(ckpt_dir / f"epoch_{epoch + 1:03d}.pth", model, info, **train_state)
+    save_checkpoint(ckpt_dir / "latest.pth", model, info, **train_state)
 
 
 def _hms(seconds):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..fileio import atomic_path, write_text
+from tao_inference.fileio import atomic_path, write_text
 
 TRT_CACHE_VERSION = 8601  # the TensorRT version tag written in the cache header (8.6.1)
 
@@ -71,19 +71,6 @@ def quantize_qdq(fp32_path, output, batches, input_name, method="minmax", target
                         weight_type=QuantType.QInt8, per_channel=True, calibrate_method=_method(method),
                         nodes_to_exclude=first_and_last_layers(prepared, heads) if fp32_ends else [],
                         extra_options={"ActivationSymmetric": symmetric, "WeightSymmetric": True})
-
-
-def top1_agreement(fp32_path, int8_path, batches, input_name):
-    """Fraction of images on which the INT8 model's top-1 class equals the FP32 model's."""
-    import onnxruntime as ort
-
-    sessions = [ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]) for p in (fp32_path, int8_path)]
-    same = total = 0
-    for batch in batches:
-        fp32, int8 = (s.run(None, {input_name: batch})[0].argmax(1) for s in sessions)
-        same += int((fp32 == int8).sum())
-        total += len(batch)
-    return same / max(total, 1)
 
 
 def tensor_ranges(fp32_path, batches, input_name, method="minmax"):

@@ -1,51 +1,20 @@
-"""ONNX export (dynamic batch) that carries its own contract — class names, input size, normalization —
-in the model's metadata and a sidecar JSON, and is checked against PyTorch after writing."""
+"""ONNX export (dynamic batch) that carries its own contract (tao_inference.contract) in the model's metadata and
+a sidecar JSON, and is checked against PyTorch after writing."""
 
-import json
 import warnings
 
 import numpy as np
 import torch
 
-from ..errors import UserError
-from ..fileio import atomic_path, write_json
-from ..engine.predictors import sidecar_path
+from tao_inference.errors import UserError
+from tao_inference.contract import attach_contract
+from tao_inference.fileio import atomic_path
 
-INPUT_NAME, OUTPUT_NAME = "input", "logits"
-
-
-def contract(meta, data_type):
-    """What a user needs to run the model outside this tool."""
-    return {
-        "task": meta.get("task", "classification"),
-        "backbone": meta["backbone"],
-        "class_names": meta["class_names"],
-        "image_size": meta["image_size"],
-        "mean": list(meta["mean"]),
-        "std": list(meta["std"]),
-        "data_type": data_type,
-        "input": {"name": INPUT_NAME, "shape": ["batch", 3, meta["image_size"], meta["image_size"]],
-                  "layout": "NCHW", "color": "RGB"},
-        "output": {"name": OUTPUT_NAME, "shape": ["batch", len(meta["class_names"])], "meaning": "logits (softmax for probabilities)"},
-        "preprocessing": "resize to image_size x image_size, scale pixels to [0, 1], subtract mean, divide by std",
-    }
+INPUT_NAME = "input"
 
 
-def attach_contract(onnx_path, info):
-    """Store the contract in the ONNX metadata (key 'tao_cv') and beside it as OUT.onnx.json."""
-    import onnx
-
-    model = onnx.load(str(onnx_path))
-    del model.metadata_props[:]
-    entry = model.metadata_props.add()
-    entry.key, entry.value = "tao_cv", json.dumps(info)
-    with atomic_path(onnx_path) as tmp:
-        onnx.save(model, str(tmp))
-    write_json(sidecar_path(onnx_path), info)
-
-
-def export_onnx(model, output, info, *, input_hw, output_names=(OUTPUT_NAME,), opset=17, tolerance=1e-4):
-    """Write `model` to `output` as ONNX with contract `info`; return the max |ORT - PyTorch| difference over all
+def export_onnx(model, output, contract, *, input_hw, output_names, opset=17, tolerance=1e-4):
+    """Write `model` to `output` as ONNX with `contract`; return the max |ORT - PyTorch| difference over all
     outputs on a random batch (dynamic batch axis)."""
     import onnxruntime as ort
 
@@ -57,7 +26,7 @@ def export_onnx(model, output, info, *, input_hw, output_names=(OUTPUT_NAME,), o
         # The TorchScript exporter: fast, exact for these convolutional graphs, and opset 17 as TAO's images use.
         torch.onnx.export(model, (example,), str(tmp), opset_version=opset, input_names=[INPUT_NAME],
                           output_names=list(output_names), dynamic_axes=axes, dynamo=False)
-    attach_contract(output, info)
+    attach_contract(output, contract)
     with torch.no_grad():
         expected = model(example)
     expected = [t.numpy() for t in (expected if isinstance(expected, (tuple, list)) else [expected])]

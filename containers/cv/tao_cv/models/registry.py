@@ -3,7 +3,9 @@
 from dataclasses import dataclass
 from typing import Callable
 
-from ..errors import UserError
+from torch import nn
+
+from tao_inference.errors import UserError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -45,3 +47,8 @@ def get_backbone(name) -> Backbone:
 
 def build_classifier(name, num_classes, dropout=0.2):
     return get_backbone(name).builder(num_classes=num_classes, dropout=dropout)
+
+
+def classifier_head(model):
+    """The layer that produces a classifier's logits: the last Linear (or Conv2d) in module order."""
+    return [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))][-1]

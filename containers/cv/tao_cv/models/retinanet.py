@@ -1,18 +1,16 @@
 """RetinaNet (torchvision's) on any registered backbone with an FPN (P3-P7): the backbone's layers are cut at
 strides 8, 16 and 32 (P6, P7 follow). `forward` returns the raw head outputs, so the exported ONNX holds the
-whole network; loss and box decoding use torchvision's own RetinaNet pieces (focal loss, anchor matching, box
-coder) around it."""
+whole network; the loss uses torchvision's own RetinaNet pieces (focal loss, anchor matching, box coder) around
+it, decoding is the torch-free core's (tao_inference.postprocess.decode_retinanet)."""
 
 from functools import partial
 
-import numpy as np
 import torch
 from torch import nn
 from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.backbone_utils import BackboneWithFPN
 from torchvision.models.detection.image_list import ImageList
 from torchvision.models.detection.retinanet import RetinaNet, RetinaNetHead
-from torchvision.ops import batched_nms
 from torchvision.ops.feature_pyramid_network import LastLevelP6P7
 
 from .registry import build_classifier
@@ -49,6 +47,16 @@ class RetinaNetDetector(nn.Module):
         return head["cls_logits"], head["bbox_regression"]
 
     @torch.no_grad()
+    def feature_grids(self):
+        """(height, width) of each pyramid level's feature map at this input size: where the anchors sit."""
+        was_training = self.training
+        self.eval()
+        device = next(self.parameters()).device
+        features = self.net.backbone(torch.zeros(1, 3, self.height, self.width, device=device))
+        self.train(was_training)
+        return [tuple(f.shape[-2:]) for f in features.values()]
+
+    @torch.no_grad()
     def anchors(self, device="cpu"):
         """Anchors [N, 4] (x1, y1, x2, y2, input pixels) in the order of the head outputs, for this input size."""
         key = str(device)
@@ -72,25 +80,3 @@ class RetinaNetDetector(nn.Module):
         losses = self.net.compute_loss(targets, {"cls_logits": cls_logits, "bbox_regression": bbox_regression},
                                        [anchors] * len(targets))
         return losses["classification"] + losses["bbox_regression"]
-
-
-def decode(cls_logits, bbox_regression, anchors, box_coder, height, width, score_threshold=0.05, nms_iou=0.5,
-           top_k=1000, max_detections=300):
-    """(boxes, scores, labels) of one image from its raw outputs [N, C] and [N, 4]: sigmoid scores above the
-    threshold, the top k, boxes decoded against the anchors and clipped, class-wise NMS."""
-    logits = torch.as_tensor(np.asarray(cls_logits), dtype=torch.float32)
-    regression = torch.as_tensor(np.asarray(bbox_regression), dtype=torch.float32)
-    num_classes = logits.shape[1]
-    scores = torch.sigmoid(logits).flatten()
-    keep = torch.nonzero(scores > score_threshold).flatten()
-    scores, keep = scores[keep], keep
-    if len(keep) > top_k:
-        scores, order = scores.topk(top_k)
-        keep = keep[order]
-    anchor_index, labels = keep // num_classes, keep % num_classes
-    boxes = box_coder.decode_single(regression[anchor_index], anchors[anchor_index])
-    boxes[:, 0::2] = boxes[:, 0::2].clamp(0, width)
-    boxes[:, 1::2] = boxes[:, 1::2].clamp(0, height)
-    chosen = batched_nms(boxes, scores, labels, nms_iou)[:max_detections]
-    return (boxes[chosen].numpy().astype(np.float32), scores[chosen].numpy().astype(np.float32),
-            labels[chosen].numpy().astype(np.int64))

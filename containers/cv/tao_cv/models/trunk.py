@@ -5,7 +5,7 @@ backbone needs only to expose its layers here."""
 import torch
 from torch import nn
 
-from ..errors import UserError
+from tao_inference.errors import UserError
 
 PROBE = 64  # dummy input size; divisible by every stride used (8, 16, 32)
 

@@ -15,7 +15,8 @@ import torch
 import torch_pruning as tp
 from torch import nn
 
-from ..errors import UserError
+from tao_inference.errors import UserError
+from ..models.registry import classifier_head
 
 PRUNABLE = (nn.Conv2d, nn.Linear)
 
@@ -77,15 +78,10 @@ def _resolve_layers(model, names, flag="-el"):
     return resolved
 
 
-def classifier_head(model):
-    """The layer that produces the logits: the last Linear (or Conv2d) in module order."""
-    return [m for m in model.modules() if isinstance(m, PRUNABLE)][-1]
-
-
 def prune_model(model, example_input, *, threshold=0.1, normalizer="max", equalization="union", granularity=8,
                 min_filters=16, excluded_layers=(), heads=None):
     """Prune `model` in place; return the per-group decisions [{layers, before, after, at_min_filters}].
-    `heads`: output layers whose channels are the task's outputs (never pruned); default the classifier."""
+    `heads`: output layers whose channels are the task's outputs (never pruned); default the classifier's."""
     model.eval()
     excluded = _resolve_layers(model, excluded_layers)
     names = {m: n for n, m in model.named_modules()}

@@ -1,6 +1,15 @@
-"""Task modules by name: each offers `build_parser(prog)` whose subcommands set `run(args)`."""
+"""Task adapters by name (each drives the shared subcommands of tasks/skeleton.py), and `augment`, a data tool."""
 
-from . import augment, classification, detectnet_v2, retinanet
+from . import augment, classification, detectnet_v2, retinanet, skeleton
 
-TASKS = {"classification": classification, "detectnet_v2": detectnet_v2, "retinanet": retinanet,
-         "augment": augment}
+ADAPTERS = {adapter.name: adapter for adapter in (classification.ADAPTER, detectnet_v2.ADAPTER, retinanet.ADAPTER)}
+
+
+def build_parser(task, prog=None):
+    """The argparse parser of a task's subcommands (`augment` has its own)."""
+    if task == "augment":
+        return augment.build_parser(prog=prog or "tao augment")
+    return skeleton.build_parser(ADAPTERS[task], prog=prog)
+
+
+TASKS = [*ADAPTERS, "augment"]

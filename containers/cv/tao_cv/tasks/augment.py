@@ -7,11 +7,11 @@ from PIL import Image, UnidentifiedImageError
 from rich.console import Console
 
 from ..data.augment import augment_image
-from ..data.kitti import pair_images_and_labels, read_kitti, write_kitti
-from ..errors import UserError
-from ..fileio import atomic_path
-from ..spec import dump_spec, load_spec
-from ..spec.schemas import AugmentSpec
+from tao_inference.data.kitti import pair_images_and_labels, read_kitti, write_kitti
+from tao_inference.errors import UserError
+from tao_inference.fileio import atomic_path
+from tao_inference.spec import dump_spec, load_spec
+from tao_inference.spec.schemas import AugmentSpec
 
 console = Console(soft_wrap=True)
 

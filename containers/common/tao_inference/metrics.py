@@ -1,4 +1,5 @@
-"""Detection metrics: per-class AP at an IoU threshold in TAO's two modes — VOC 11-point (`sample`) and
+"""Metrics, in numpy. Classification: top-k accuracy, per-class precision/recall/F1, confusion matrix, the
+validation loss. Detection: per-class AP at an IoU threshold in TAO's two modes — VOC 11-point (`sample`) and
 all-point interpolation (`integrate`) — and COCO mAP@[.5:.95] from pycocotools. Predictions and ground truth
 are per-image numpy arrays: boxes [N, 4] (x1, y1, x2, y2), labels [N], scores [N] (predictions only)."""
 
@@ -99,21 +100,35 @@ def coco_map(predictions, ground_truth, class_names):
     return {"mAP_50_95": float(evaluation.stats[0]), "mAP_50": float(evaluation.stats[1])}
 
 
-def plot_pr_curves(path, per_class):
-    import matplotlib
+def cross_entropy(logits, targets, label_smoothing=0.0):
+    """Mean cross-entropy of logits [N, C] against class ids [N] (torch.nn.functional.cross_entropy's)."""
+    logits = np.asarray(logits, np.float64)
+    shifted = logits - logits.max(1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(1, keepdims=True))
+    nll = -log_probs[np.arange(len(targets)), targets]
+    return float(((1 - label_smoothing) * nll - label_smoothing * log_probs.mean(1)).mean())
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    from ..fileio import atomic_path
-
-    fig, ax = plt.subplots(figsize=(6, 5))
-    for name, v in per_class.items():
-        if v["AP"] is not None:
-            ax.plot(np.concatenate([[0], v["recall"]]), np.concatenate([[1], v["precision"]]),
-                    label=f"{name} (AP {v['AP']:.3f})")
-    ax.set(xlabel="recall", ylabel="precision", xlim=(0, 1), ylim=(0, 1.02), title="precision-recall")
-    ax.legend(loc="lower left")
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)
+def classification_metrics(logits, targets, class_names, top_k=5):
+    n = len(class_names)
+    k = min(top_k, n)
+    ranked = np.argsort(-logits, axis=1)
+    predicted = ranked[:, 0]
+    matrix = np.zeros((n, n), dtype=np.int64)
+    np.add.at(matrix, (targets, predicted), 1)
+    per_class = []
+    for i, name in enumerate(class_names):
+        tp, predicted_i, actual_i = matrix[i, i], matrix[:, i].sum(), matrix[i, :].sum()
+        precision = tp / predicted_i if predicted_i else 0.0
+        recall = tp / actual_i if actual_i else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        per_class.append({"class": name, "precision": float(precision), "recall": float(recall), "f1": float(f1),
+                          "support": int(actual_i)})
+    return {
+        "top1": float((predicted == targets).mean()),
+        f"top{k}": float((ranked[:, :k] == targets[:, None]).any(axis=1).mean()),
+        "num_images": int(len(targets)),
+        "per_class": per_class,
+        "confusion_matrix": matrix.tolist(),
+        "class_names": list(class_names),
+    }

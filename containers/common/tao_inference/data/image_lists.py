@@ -1,0 +1,86 @@
+"""Classification samples: `ROOT/<split>/<class>/*.jpg` folders, or an image root plus `CLASS/FILE` list files."""
+
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
+from rich.console import Console
+from rich.markup import escape
+
+from ..errors import UserError
+from ..fileio import require_folder
+
+IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png"}
+_console = Console(stderr=True)
+
+
+def list_images(folder):
+    return sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
+
+
+def scan_split_folder(split_dir, key):
+    """Samples [(path, class_name)] from `split_dir/<class>/*`."""
+    split_dir = require_folder(split_dir, key, expected=f" (expected {split_dir}/<class>/<image>)")
+    samples = []
+    for class_dir in sorted(p for p in split_dir.iterdir() if p.is_dir()):
+        samples += [(path, class_dir.name) for path in list_images(class_dir)]
+    if not samples:
+        raise UserError(f"{key}: no images (.jpg/.jpeg/.png) under {split_dir}/<class>/")
+    return samples
+
+
+def read_split_list(image_root, list_file, key):
+    """Samples from a list file with one `CLASS/FILE` per line, relative to `image_root`."""
+    image_root, list_file = Path(image_root), Path(list_file)
+    require_folder(image_root, "dataset.image_root")
+    if not list_file.is_file():
+        raise UserError(f"{key}: file {list_file} does not exist")
+    samples = []
+    for number, line in enumerate(list_file.read_text().splitlines(), 1):
+        entry = line.strip()
+        if not entry or entry.startswith("#"):
+            continue
+        parts = Path(entry).parts
+        if len(parts) < 2:
+            raise UserError(f"{list_file}:{number}: '{entry}' is not CLASS/FILE")
+        path = image_root / entry
+        if not path.is_file():
+            raise UserError(f"{list_file}:{number}: image {path} does not exist")
+        samples.append((path, parts[0]))
+    if not samples:
+        raise UserError(f"{list_file}: lists no images")
+    return samples
+
+
+def split_samples(dataset_spec, split):
+    """The samples of one split ('train', 'val', 'test') as the dataset spec describes them."""
+    if dataset_spec.root:
+        return scan_split_folder(Path(dataset_spec.root) / split, "dataset.root")
+    list_file = getattr(dataset_spec, f"{split}_list")
+    if dataset_spec.image_root and list_file:
+        return read_split_list(dataset_spec.image_root, list_file, f"dataset.{split}_list")
+    raise UserError(
+        f"dataset: no {split} data configured — set dataset.root (with {split}/<class>/ inside) "
+        f"or dataset.image_root and dataset.{split}_list"
+    )
+
+
+def check_images(samples, on_bad_image):
+    """Open every image's header once; report unreadable files by path, then fail or drop them."""
+    good, bad = [], []
+    for path, label in samples:
+        try:
+            with Image.open(path) as image:
+                image.verify()
+            good.append((path, label))
+        except (OSError, UnidentifiedImageError, SyntaxError) as exc:
+            bad.append((path, exc))
+    if bad and on_bad_image == "fail":
+        listing = "\n".join(f"  {path}: {exc}" for path, exc in bad[:10])
+        more = f"\n  ... and {len(bad) - 10} more" if len(bad) > 10 else ""
+        raise UserError(
+            f"{len(bad)} unreadable image(s):\n{listing}{more}\n"
+            "remove or fix them, or set dataset.on_bad_image=skip to leave them out"
+        )
+    for path, exc in bad:
+        _console.print(f"[yellow]warning:[/] skipping unreadable image {escape(f'{path}: {exc}')}")
+    return good

@@ -1,0 +1,14 @@
+"""Each detector's torch-free half, by name: its decoder (raw outputs -> boxes, from the contract's decoder
+parameters and the spec's postprocessing), its ONNX output description, and its confidence map for INT8 agreement.
+The training half (model, loss, heads) is the adapter in tao_cv/tasks/."""
+
+from ..errors import UserError
+from . import detectnet_v2, retinanet
+
+NETWORKS = {"detectnet_v2": detectnet_v2, "retinanet": retinanet}
+
+
+def get(name):
+    if name not in NETWORKS:
+        raise UserError(f"no decoder for a '{name}' model; detectors: {', '.join(NETWORKS)}")
+    return NETWORKS[name]

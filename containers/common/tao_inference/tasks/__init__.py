@@ -1,0 +1,25 @@
+"""The tasks whose models the inference core runs, by name: each one's spec schema and its kind — the module that
+reads its data, evaluates and writes inference results (`classification` or `detection`)."""
+
+from dataclasses import dataclass
+from types import ModuleType
+
+from ..spec.schemas import ClassificationSpec, DetectNetV2Spec, RetinaNetSpec
+from . import classification, detection
+
+
+@dataclass(frozen=True)
+class InferenceTask:
+    name: str
+    description: str
+    spec_class: type
+    kind: ModuleType  # tasks.classification or tasks.detection
+
+
+TASKS = {task.name: task for task in [
+    InferenceTask("classification", "Image classification.", ClassificationSpec, classification),
+    InferenceTask("detectnet_v2", "DetectNet_v2 object detection (KITTI labels; VOC/COCO/YOLO converted).",
+                  DetectNetV2Spec, detection),
+    InferenceTask("retinanet", "RetinaNet object detection (FPN on any registered backbone; KITTI labels, "
+                               "VOC/COCO/YOLO converted).", RetinaNetSpec, detection),
+]}

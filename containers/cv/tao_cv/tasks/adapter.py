@@ -1,0 +1,95 @@
+"""The task adapter: everything the shared subcommands (tasks/skeleton.py) need to know about one network, in
+one place. A new network or task is one adapter module (a subclass of TaskAdapter), its spec schema and its
+torch-free half (`tao_inference.tasks`, and a decoder in `tao_inference.networks` for a detector), registered in
+tasks/__init__.py."""
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+from tao_inference.errors import UserError
+
+
+@dataclass
+class TrainingData:
+    class_names: list
+    train: list  # the kind's samples: [(path, class)] for classification, index entries for detection
+    val: list
+
+
+class TaskAdapter(ABC):
+    # The torch-free half (tao_inference.tasks.InferenceTask): name, description, spec schema and kind — the module
+    # that reads evaluation data, computes metrics (validation included), writes evaluate / inference results and
+    # measures INT8 agreement.
+    inference = None
+    monitor = ""  # the validation metric that picks best.pth
+    # Spec keys this network does not use, with the value they must keep: any other value is refused, naming the key.
+    unused_keys = {}
+
+    @property
+    def name(self):
+        return self.inference.name
+
+    @abstractmethod
+    def read_data(self, spec) -> TrainingData:
+        """The classes and the train / val samples of the spec's dataset."""
+
+    @abstractmethod
+    def train_dataset(self, spec, info, samples):
+        """(torch Dataset of augmented training samples, collate_fn or None)."""
+
+    @abstractmethod
+    def model_info(self, spec, class_names):
+        """The ModelInfo of a new network for this spec and these classes."""
+
+    @abstractmethod
+    def build(self, info, spec):
+        """A new network for `info`, with the spec's pretrained weights (`model.pretrained`) where it has them."""
+
+    @abstractmethod
+    def rebuild(self, info):
+        """The network of a checkpoint with this info (its weights are loaded afterwards)."""
+
+    @abstractmethod
+    def loss(self, spec, info):
+        """`loss_fn(model, images, targets) -> scalar loss`; `model` may be DistributedDataParallel-wrapped."""
+
+    @abstractmethod
+    def heads(self, model):
+        """The output layers, never pruned: their channels are the classes / box coordinates."""
+
+    @abstractmethod
+    def trained_heads(self, model):
+        """Names of the modules `train.freeze_backbone_epochs` keeps training while the backbone is frozen."""
+
+    @abstractmethod
+    def contract_outputs(self, info):
+        """(output names, the contract's output descriptions, its postprocessing text) of the exported model."""
+
+    def decoder_params(self, model, info):
+        """What the numpy decoder needs beyond the outputs (a detector's anchors), recorded in the contract."""
+        return {}
+
+    def retrain_info(self, pruned_info, spec):
+        """The info a retrain of a pruned model trains and saves under (default: the pruned model's own)."""
+        return pruned_info
+
+    @abstractmethod
+    def add_generate_arguments(self, parser):
+        """The flags of `generate_sample`."""
+
+    @abstractmethod
+    def generate(self, args):
+        """Write the synthetic sample dataset of this task."""
+
+    dataset_convert = None  # detection: `dataset_convert(args)` checks the data and writes the index
+
+
+def parse_counts(text, flag, example):
+    """TRAIN,VAL,TEST counts of a generate_sample flag."""
+    try:
+        counts = [int(x) for x in text.split(",")]
+    except ValueError:
+        counts = []
+    if len(counts) != 3 or min(counts) < 1:
+        raise UserError(f"{flag} '{text}': expected three positive counts TRAIN,VAL,TEST (e.g. {example})")
+    return counts

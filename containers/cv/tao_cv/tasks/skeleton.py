@@ -1,0 +1,273 @@
+"""The subcommands every task shares — train, evaluate, inference, prune, export (INT8 included), dataset_convert
+and generate_sample — written once and driven by the task's adapter (tasks/adapter.py). `evaluate` and
+`inference` are the torch-free core's (tao_inference.commands), which the deploy worker runs too.
+
+Every subcommand that writes results records its run in status.json through `tao_inference.status.run_status`
+alone: STARTED, RUNNING, SUCCESS or FAILURE, the same for every task."""
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import torch
+from rich.console import Console
+from rich.table import Table
+
+from tao_inference import commands, preprocess
+from tao_inference.contract import attach_contract, make_contract
+from tao_inference.errors import UserError
+from tao_inference.fileio import require_folder, write_json
+from tao_inference.spec import dump_spec, load_spec
+from tao_inference.status import run_status
+from ..engine import distributed
+from ..engine.checkpoint import model_from_checkpoint, read_checkpoint, save_checkpoint
+from ..engine.device import pick_device
+from ..engine.predictors import TorchPredictor, model_opener
+from ..engine.profile import count_macs, count_params
+from ..engine.trainer import fit, make_train_loader
+from ..export.int8 import quantize_qdq, tensor_ranges, write_trt_cache
+from ..export.onnx_export import INPUT_NAME, export_onnx
+from ..prune import prune_model
+from .flags import add_export_parser, add_prune_parser, resolve_prune_flags
+
+console = Console(soft_wrap=True)
+
+
+def check_unused_keys(adapter, spec):
+    """A spec key the network does not use is refused when set, rather than silently ignored."""
+    for key, default in adapter.unused_keys.items():
+        value = spec
+        for part in key.split("."):
+            value = getattr(value, part)
+        if value != default:
+            raise UserError(f"{key}: {value} — {adapter.name} does not use this key; remove it from the spec "
+                            f"(or set it to {default})")
+
+
+def read_task_checkpoint(adapter, path):
+    payload = read_checkpoint(path)
+    commands.check_task(adapter.name, payload["info"], path)
+    return payload
+
+
+def read_pruned_model(adapter, model_spec, class_names):
+    """The checkpoint of `model.pruned_model` (the retrain's start), checked against the dataset's classes. Its
+    own network replaces `model.backbone` and `model.pretrained`: say so when the spec names others."""
+    payload = read_task_checkpoint(adapter, model_spec.pruned_model)
+    info = payload["info"]
+    if list(info.class_names) != list(class_names):
+        raise UserError(f"model.pruned_model {model_spec.pruned_model} was trained on classes "
+                        f"{list(info.class_names)}, the dataset has {list(class_names)}")
+    unused = [f"model.backbone ({model_spec.backbone})"] if model_spec.backbone != info.backbone else []
+    unused += [f"model.pretrained ({model_spec.pretrained})"] if model_spec.pretrained else []
+    if unused:
+        console.print(f"note: model.pruned_model {model_spec.pruned_model} is a pruned {info.backbone} with "
+                      f"its own weights; {' and '.join(unused)} not used")
+    return payload
+
+
+def initial_model(adapter, spec, class_names):
+    """(model, info): a pruned model to retrain, or a new network (pretrained where the spec says)."""
+    if spec.model.pruned_model:
+        payload = read_pruned_model(adapter, spec.model, class_names)
+        return model_from_checkpoint(payload, adapter.rebuild), adapter.retrain_info(payload["info"], spec)
+    info = adapter.model_info(spec, class_names)
+    return adapter.build(info, spec), info
+
+
+# ---------------------------------------------------------------- subcommands
+
+def train(adapter, args):
+    spec = load_spec(adapter.inference.spec_class, args.experiment_spec, args.overrides)
+    check_unused_keys(adapter, spec)
+    results_dir = Path(args.results_dir or spec.results_dir)
+    if distributed.is_main():
+        dump_spec(spec, results_dir / "experiment.yaml")
+    with run_status(results_dir, "training") as status:
+        data = adapter.read_data(spec)
+        torch.manual_seed(spec.train.seed)  # a new head's initialization is part of the run's seed
+        model, info = initial_model(adapter, spec, data.class_names)
+        device = pick_device(spec.train.device)
+        train_set, collate = adapter.train_dataset(spec, info, data.train)
+        train_loader = make_train_loader(train_set, spec.train.batch_size, spec.dataset.num_workers, spec.train.seed,
+                                         collate_fn=collate, pin_memory=device.type == "cuda")
+        console.print(f"{adapter.name}: {len(data.train)} train / {len(data.val)} val images, {info.num_classes} "
+                      f"classes, {info.backbone} at {info.input_width}x{info.input_height} on {device}, "
+                      f"{count_params(model) / 1e6:.2f} M params")
+
+        def validate(model):
+            model.eval()
+            predictor = TorchPredictor(model, info, adapter.decoder_params(model, info))
+            return adapter.inference.kind.validation_metrics(predictor, data.val, spec)
+
+        summary = fit(model, train_loader=train_loader, validate=validate, loss_fn=adapter.loss(spec, info),
+                      spec=spec.train, results_dir=results_dir, info=info, monitor=adapter.monitor, status=status,
+                      heads=adapter.trained_heads(model))
+    monitor = adapter.monitor
+    console.print(f"Done. best val {monitor} {summary['best_' + monitor]:.4f} @ epoch {summary['best_epoch']} "
+                  f"→ {summary['best_weights']}")
+
+
+def prune(adapter, args):
+    """TAO-style pruning of a checkpoint: a pruned checkpoint (retrain it) and `prune_report.json` beside it."""
+    resolve_prune_flags(args, adapter.inference.spec_class)
+    output = Path(args.output)
+    with run_status(output.parent, "pruning") as status:
+        payload = read_task_checkpoint(adapter, args.model)
+        model = model_from_checkpoint(payload, adapter.rebuild).eval()
+        info = payload["info"]
+        height, width = info.input_height, info.input_width
+        before = {"params": count_params(model), "macs": count_macs(model, (height, width))}
+        widths = {n: m.out_channels if isinstance(m, torch.nn.Conv2d) else m.out_features
+                  for n, m in model.named_modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))}
+        groups = prune_model(model, torch.zeros(1, 3, height, width), threshold=args.pruning_threshold,
+                             normalizer=args.normalizer, equalization=args.equalization_criterion,
+                             granularity=args.pruning_granularity, min_filters=args.min_num_filters,
+                             excluded_layers=[x.strip() for x in (args.excluded_layers or "").split(",") if x.strip()],
+                             heads=adapter.heads(model))
+        model.eval()
+        after = {"params": count_params(model), "macs": count_macs(model, (height, width))}
+        layers = [{"layer": n, "before": widths[n],
+                   "after": m.out_channels if isinstance(m, torch.nn.Conv2d) else m.out_features}
+                  for n, m in model.named_modules() if n in widths]
+        save_checkpoint(output, model, info.replace(pruned=True))
+        report = {
+            "model": str(args.model), "output": str(output),
+            "settings": {"pth": args.pruning_threshold, "normalizer": args.normalizer,
+                         "eq": args.equalization_criterion, "pg": args.pruning_granularity,
+                         "nf": args.min_num_filters, "el": args.excluded_layers or ""},
+            "params_before": before["params"], "params_after": after["params"],
+            "macs_before": before["macs"], "macs_after": after["macs"], "input_hw": [height, width],
+            "layers": layers, "groups": groups,
+        }
+        write_json(output.parent / "prune_report.json", report)
+        status.kpi = {"params_ratio": after["params"] / before["params"], "macs_ratio": after["macs"] / before["macs"]}
+    _print_prune_report(args, info, report, output.parent / "prune_report.json")
+    return report
+
+
+def _print_prune_report(args, info, report, report_path):
+    table = Table(title="pruned layers")
+    for column in ("layer", "channels", "kept"):
+        table.add_column(column)
+    for row in report["layers"]:
+        if row["after"] != row["before"]:
+            table.add_row(row["layer"], f"{row['before']} → {row['after']}", f"{row['after'] / row['before']:.0%}")
+    console.print(table)
+    pb, pa, mb, ma = (report[k] for k in ("params_before", "params_after", "macs_before", "macs_after"))
+    console.print(f"params {pb / 1e6:.2f} M → {pa / 1e6:.2f} M ({pa / pb - 1:+.0%})   MACs {mb / 1e6:.1f} M → "
+                  f"{ma / 1e6:.1f} M ({ma / mb - 1:+.0%})   model → {args.output}   report → {report_path}")
+    console.print(f"next: retrain it — tao {info.task} train -e SPEC -r RESULTS_DIR "
+                  f"model.pruned_model={args.output} model.pretrained=null — as a fresh run at the training's "
+                  "learning rate, not a low-rate fine-tune: a pruned network re-learns (benchmarks/README.md)")
+    groups = report["groups"]
+    floored = [group["layers"][0] for group in groups if group["at_min_filters"]]
+    if floored:
+        console.print(f"note: {len(floored)} of {len(groups)} groups were cut to the -nf floor ({args.min_num_filters}): "
+                      f"{', '.join(floored[:6])}{' ...' if len(floored) > 6 else ''}. The threshold would have cut them "
+                      "further; if the retrained accuracy drops, raise -nf (e.g. -nf 32) to keep more of them, and "
+                      "-pth to take the MACs from the wider layers instead.")
+
+
+def calibration_batches(kind, spec, info, cal_dir, batches, batch_size):
+    """`batches` x `batch_size` preprocessed images, spread evenly over the folder (deterministic)."""
+    paths = kind.calibration_paths(spec, cal_dir)
+    wanted = min(len(paths), batches * batch_size)
+    chosen = [paths[i] for i in np.linspace(0, len(paths) - 1, wanted).round().astype(int)]
+    return [images for _, images, _ in preprocess.batches(chosen, info, batch_size)]
+
+
+def _onnx_outputs(path, batches):
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return [session.run(None, {INPUT_NAME: batch}) for batch in batches]
+
+
+def quantize_checked(adapter, spec, info, fp32, output, batches, num_outputs):
+    """Quantize; under `auto`, keep the first conv and the output layers FP32 when INT8 stops agreeing with FP32.
+    Returns (agreement, what it measures, whether the ends were kept FP32)."""
+    export_spec, kind = spec.export, adapter.inference.kind
+    reference = _onnx_outputs(fp32, batches)
+
+    def quantize(fp32_ends):
+        quantize_qdq(fp32, output, batches, INPUT_NAME, export_spec.calibration_method, export_spec.int8_target,
+                     fp32_ends=fp32_ends, heads=num_outputs)
+        return kind.agreement(spec, info, reference, _onnx_outputs(output, batches))
+
+    fp32_ends = export_spec.int8_fp32_first_last == "always"
+    agreement, measure = quantize(fp32_ends)
+    if export_spec.int8_fp32_first_last == "auto" and agreement < export_spec.int8_min_agreement:
+        console.print(f"INT8 with every layer quantized: {agreement:.1%} {measure} (< export.int8_min_agreement "
+                      f"{export_spec.int8_min_agreement:.0%}): re-quantizing with the first conv and the output layers "
+                      "kept FP32")
+        fp32_ends = True
+        agreement, measure = quantize(True)
+    return agreement, measure, fp32_ends
+
+
+def export(adapter, args):
+    spec = load_spec(adapter.inference.spec_class, args.experiment_spec, args.overrides)
+    output = Path(args.output)
+    with run_status(output.parent, "export") as status:
+        payload = read_task_checkpoint(adapter, args.model)
+        model = model_from_checkpoint(payload, adapter.rebuild).eval()
+        info = payload["info"]
+        names, outputs, postprocessing = adapter.contract_outputs(info)
+        decoder = adapter.decoder_params(model, info)
+        options = dict(input_hw=(info.input_height, info.input_width), output_names=names, opset=spec.export.opset,
+                       tolerance=spec.export.check_tolerance)
+        if args.data_type == "fp32":
+            diff = export_onnx(model, output, make_contract(info, "fp32", outputs, decoder, postprocessing), **options)
+            console.print(f"ONNX (fp32, opset {spec.export.opset}) → {output}  (max |ORT - PyTorch| = {diff:.1e}); "
+                          f"contract → {output}.json")
+            status.kpi = {"max_abs_diff": diff}
+            return
+        kind = adapter.inference.kind
+        cal_dir = args.cal_image_dir or kind.default_calibration_dir(spec)
+        if not cal_dir:
+            raise UserError("--data_type int8 needs calibration images: pass --cal_image_dir DIR")
+        require_folder(cal_dir, "--cal_image_dir")
+        batches = calibration_batches(kind, spec, info, cal_dir, args.batches or spec.export.cal_batches,
+                                      args.batch_size or spec.export.cal_batch_size)
+        fp32 = output.with_name(output.stem + "_fp32.onnx")
+        diff = export_onnx(model, fp32, make_contract(info, "fp32", outputs, decoder, postprocessing), **options)
+        agreement, measure, fp32_ends = quantize_checked(adapter, spec, info, fp32, output, batches, len(names))
+        attach_contract(output, make_contract(info, "int8", outputs, decoder, postprocessing))
+        console.print(f"ONNX fp32 → {fp32} (max |ORT - PyTorch| = {diff:.1e}); INT8 Q/DQ → {output} "
+                      f"({sum(len(b) for b in batches)} calibration images from {cal_dir}); INT8: {agreement:.1%} "
+                      f"{measure}{' (first conv and output layers kept FP32)' if fp32_ends else ''}")
+        if args.cal_cache_file:
+            amax = tensor_ranges(fp32, batches, INPUT_NAME, spec.export.calibration_method)
+            write_trt_cache(args.cal_cache_file, amax)
+            console.print(f"TensorRT calibration cache ({len(amax)} tensors) → {args.cal_cache_file}")
+        status.kpi = {"int8_agreement": agreement, "fp32_first_last": fp32_ends}
+
+
+# ---------------------------------------------------------------- command line
+
+def build_parser(adapter, prog=None):
+    """The command line of one task: every subcommand, run with the task's adapter."""
+    parser = argparse.ArgumentParser(prog=prog or f"tao {adapter.name}", description=adapter.inference.description)
+    sub = parser.add_subparsers(dest="subcommand", required=True, metavar="SUBCOMMAND")
+
+    def bind(function):
+        return lambda args: function(adapter, args)
+
+    if adapter.dataset_convert is not None:
+        p = sub.add_parser("dataset_convert", help="validate data, report box statistics, write the training index")
+        p.add_argument("-d", "--dataset_spec", required=True, help="spec YAML whose dataset section lists the sources")
+        p.add_argument("-o", "--output_dir", required=True)
+        p.add_argument("overrides", nargs="*", help="spec overrides: section.key=value")
+        p.set_defaults(run=adapter.dataset_convert)
+    p = sub.add_parser("train", help="train or fine-tune from a spec")
+    commands.add_spec_arguments(p)
+    distributed.add_arguments(p)
+    p.set_defaults(run=bind(train))
+    commands.add_subcommands(sub, adapter.inference, model_opener(adapter), ".pth checkpoint or .onnx (FP32 or INT8) model")
+    add_prune_parser(sub, bind(prune))
+    add_export_parser(sub, bind(export))
+    p = sub.add_parser("generate_sample", help="write a small SYNTHETIC dataset for demos and tests")
+    adapter.add_generate_arguments(p)
+    p.set_defaults(run=adapter.generate)
+    return parser
