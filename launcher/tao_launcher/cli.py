@@ -1,6 +1,7 @@
-"""`tao` — the host CLI. `tao <task> <subcommand> [args]` (or TAO 5's `tao model <task> ...`) picks a
-runtime (a worker container, or the worker on this machine) and runs the task there, returning its exit code.
-`tao info`, `tao list` and `tao stop` look after the runtimes and their containers."""
+"""`tao` — the host CLI. `tao model|deploy|dataset <task> <subcommand> [args]` as TAO 5 spells it (`tao <task> ...`
+is short for `tao model <task> ...`) picks a runtime (a worker container, or the worker on this machine) and runs
+the task there with the group's worker, returning its exit code. `tao info`, `tao list` and `tao stop` look after
+the runtimes and their containers."""
 
 import argparse
 import os
@@ -10,20 +11,17 @@ import sys
 from . import __version__
 from .errors import LauncherError
 from .runtimes import RUNTIME_NAMES, choose_runtime
-from .tasks import TASKS
-
-TAO5_GROUPS = ("model", "dataset", "deploy")
+from .tasks import GROUPS, TASKS
 
 
 def _overview():
     lines = [f"tao {__version__} — TAO-compatible transfer learning for computer vision", "",
-             "usage: tao [--runtime {auto,docker,local}] <task> <subcommand> [args]   (TAO 5: tao model <task> ...)",
+             "usage: tao [--runtime {auto,docker,local}] [model|deploy|dataset] <task> <subcommand> [args]",
+             "       (tao <task> ... is short for tao model <task> ...)",
              "       tao info | tao list | tao stop (--container_id ID ... | --all)",
-             "       tao <task> --help | tao <task> <subcommand> --help", "", "tasks:"]
-    for task in TASKS.values():
-        lines.append(f"  {task.name:<16} {task.summary}")
-        for sub, summary in task.subcommands.items():
-            lines.append(f"      {sub:<16} {summary}")
+             "       tao <group> --help | tao <task> --help | tao <task> <subcommand> --help"]
+    for group in GROUPS:
+        lines += ["", _group_help(group, indent="  ")]
     lines += ["", "global options:",
               "  --runtime R      auto (default): Docker when an engine runs and the task's image is built, else this",
               "                   machine; docker; local. TAO_DOCKER_DISABLE=1 forces local",
@@ -36,10 +34,25 @@ def _overview():
     return "\n".join(lines)
 
 
-def _task_help(task):
-    lines = [f"usage: tao {task.name} <subcommand> [args]", "", task.summary, "", "subcommands:"]
+GROUP_SUMMARIES = {"model": "train, evaluate, prune, export (the cv worker)",
+                   "deploy": "run exported models (the deploy worker: no PyTorch)",
+                   "dataset": "data tools: convert, augment, sample data (the cv worker)"}
+
+
+def _group_help(group, indent=""):
+    lines = [f"{indent}tao {group} <task> <subcommand> — {GROUP_SUMMARIES[group]}:"]
+    for task in GROUPS[group].values():
+        lines.append(f"{indent}  {task.name:<16} {task.summary}")
+        for sub, summary in task.subcommands.items():
+            lines.append(f"{indent}      {sub:<16} {summary}")
+    return "\n".join(lines)
+
+
+def _task_help(task, group):
+    prefix = "" if group == "model" else f"{group} "
+    lines = [f"usage: tao {prefix}{task.name} <subcommand> [args]", "", task.summary, "", "subcommands:"]
     lines += [f"  {sub:<16} {summary}" for sub, summary in task.subcommands.items()]
-    lines += ["", f"tao {task.name} <subcommand> --help shows its flags"]
+    lines += ["", f"tao {prefix}{task.name} <subcommand> --help shows its flags"]
     return "\n".join(lines)
 
 
@@ -138,7 +151,14 @@ def stop_containers(argv):
 
 
 def main(argv=None):
-    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return _main(list(sys.argv[1:] if argv is None else argv))
+    except BrokenPipeError:  # `tao ... | head`: the reader left; not an error worth a traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+
+
+def _main(argv):
     # Global options only count before the task name; everything after it belongs to the task.
     split = next((i for i, arg in enumerate(argv) if not arg.startswith("-") and (i == 0 or argv[i - 1] != "--runtime")), len(argv))
     parser = argparse.ArgumentParser(prog="tao", add_help=False)
@@ -150,29 +170,31 @@ def main(argv=None):
         print(f"error: unknown option {unknown[0]} (tao --help lists the global options)", file=sys.stderr)
         return 2
     rest = argv[split:]
-    if rest and rest[0] in TAO5_GROUPS:
-        rest = rest[1:]
     if options.version:
         print(f"tao {__version__}")
         return 0
     if not rest:
         print(_overview())
         return 0 if options.help else 2
+    group = "model"
+    if rest and rest[0] in GROUPS:
+        group, rest = rest[0], rest[1:]
+        if not rest or rest[0] in ("-h", "--help"):
+            print(_group_help(group))
+            return 0 if rest else 2
     try:
-        return _dispatch(options, rest)
+        return _dispatch(options, rest, group)
     except LauncherError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:  # `tao ... | head`: the reader left; not an error worth a traceback
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 141
 
 
-def _dispatch(options, rest):
+def _dispatch(options, rest, group="model"):
     command = rest[0]
+    tasks = GROUPS[group]
     if command in ("info", "list") and rest[1:]:
         if rest[1] in ("-h", "--help"):
             print(_overview())
@@ -184,24 +206,25 @@ def _dispatch(options, rest):
         return list_containers()
     if command == "stop":
         return stop_containers(rest[1:])
-    if command not in TASKS:
-        print(f"error: unknown task '{command}'; tasks: {', '.join(TASKS)} (tao --help lists them)", file=sys.stderr)
+    if command not in tasks:
+        print(f"error: unknown task '{command}' in `tao {group}`; tasks: {', '.join(tasks)} (tao {group} --help "
+              "lists them)", file=sys.stderr)
         return 2
-    task = TASKS[command]
+    task = tasks[command]
     if task.default_subcommand and len(rest) >= 2 and rest[1].startswith("-") and rest[1] not in ("-h", "--help"):
         rest = [rest[0], task.default_subcommand, *rest[1:]]
     if len(rest) < 2 or rest[1] in ("-h", "--help"):
-        print(_task_help(task))
+        print(_task_help(task, group))
         return 0 if len(rest) >= 2 else 2
     subcommand = rest[1]
     if subcommand not in task.subcommands:
-        print(f"error: '{task.name}' has no subcommand '{subcommand}'; choose one of: "
+        print(f"error: `tao {group} {task.name}` has no subcommand '{subcommand}'; choose one of: "
               f"{', '.join(task.subcommands)}", file=sys.stderr)
         return 2
     runtime, reason, fell_back = choose_runtime(options.runtime, task.worker)
     if fell_back:
         print(f"tao: runtime {reason}", file=sys.stderr)
-    return runtime.run(task.name, subcommand, rest[2:])
+    return runtime.run(task.name, subcommand, rest[2:], worker=task.worker)
 
 
 if __name__ == "__main__":

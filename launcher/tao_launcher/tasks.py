@@ -1,6 +1,6 @@
-"""The task table: which tasks exist, their subcommands, and the worker that runs them.
-
-Plain data, so `tao --help` works on a host without the worker installed.
+"""The task table of each TAO 5 group — `tao model | deploy | dataset <task> <subcommand>` — with the worker that
+runs them. Plain data, so `tao --help` works on a host without the workers installed; a test checks it against
+the workers' own registries (tests/unit/test_launcher.py), so the two cannot drift.
 """
 
 from dataclasses import dataclass, field
@@ -26,7 +26,16 @@ DETECTION_SUBCOMMANDS = {
     "generate_sample": "Write a small synthetic KITTI detection dataset: -o DIR",
 }
 
-TASKS = {
+AUGMENT = Task(
+    name="augment",
+    summary="Offline augmentation of KITTI detection data: rotation (box refinement), shear, flip, "
+            "translation, hue/saturation, contrast, brightness, blur.",
+    worker="cv",
+    subcommands={"generate": "Augment every image, write images + adjusted KITTI labels: -e SPEC [-o OUT_DIR]"},
+    default_subcommand="generate",
+)
+
+MODEL_TASKS = {
     task.name: task
     for task in [
         Task(
@@ -54,15 +63,27 @@ TASKS = {
             worker="cv",
             subcommands=DETECTION_SUBCOMMANDS,
         ),
-        Task(
-            name="augment",
-            summary="Offline augmentation of KITTI detection data: rotation (box refinement), shear, flip, "
-                    "translation, hue/saturation, contrast, brightness, blur.",
-            worker="cv",
-            subcommands={"generate": "Augment every image, write images + adjusted KITTI labels: -e SPEC [-o OUT_DIR]"},
-            default_subcommand="generate",
-        ),
+        AUGMENT,
     ]
 }
 
-WORKER_MODULES = {"cv": "tao_cv"}
+# `tao deploy <task>`: exported models run by the deploy worker (no torch).
+DEPLOY_SUBCOMMANDS = {
+    "evaluate": "The deployed model's metrics, as `tao model <task> evaluate`: -e SPEC -m MODEL.onnx",
+    "inference": "The deployed model's results, as `tao model <task> inference`: -e SPEC -m MODEL.onnx [-i DIR]",
+}
+DEPLOY_TASKS = {name: Task(name, f"{MODEL_TASKS[name].summary} Exported models, no PyTorch.", "deploy",
+                           DEPLOY_SUBCOMMANDS) for name in ("classification", "detectnet_v2", "retinanet")}
+
+# `tao dataset <task>`: the data tools, run by the cv worker as `tao model <task>` runs them.
+DATASET_TASKS = {
+    "augment": AUGMENT,
+    **{name: Task(name, MODEL_TASKS[name].summary, "cv",
+                  {sub: MODEL_TASKS[name].subcommands[sub] for sub in ("dataset_convert", "generate_sample")})
+       for name in ("detectnet_v2", "retinanet")},
+}
+
+GROUPS = {"model": MODEL_TASKS, "deploy": DEPLOY_TASKS, "dataset": DATASET_TASKS}
+TASKS = MODEL_TASKS  # `tao <task> ...` is short for `tao model <task> ...`
+
+WORKER_MODULES = {"cv": "tao_cv", "deploy": "tao_deploy"}

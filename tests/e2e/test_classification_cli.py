@@ -14,7 +14,9 @@ import torch
 from conftest import TAO, run_tao
 from tao_cv.engine.checkpoint import model_from_checkpoint, read_checkpoint
 from tao_cv.engine.profile import count_macs, count_params
-from tao_cv.tasks.classification import rebuild
+from tao_cv.tasks import ADAPTERS
+
+rebuild = ADAPTERS["classification"].rebuild
 
 pytestmark = pytest.mark.slow
 
@@ -84,7 +86,8 @@ def test_prune_retrain_export_int8_evaluate_inference(trained, tiny_spec, tiny_d
     out = run_tao("classification", "export", "-m", retrain / "weights/best.pth", "-o", fp32)
     contract = json.loads((tmp_path / "export" / "model.onnx.json").read_text())
     assert contract["class_names"] == sorted(p.name for p in (tiny_data / "train").iterdir())
-    assert contract["image_size"] == 32 and len(contract["mean"]) == 3
+    assert contract["version"] == 2 and (contract["input_height"], contract["input_width"]) == (32, 32)
+    assert len(contract["mean"]) == 3 and contract["input"]["shape"] == ["batch", 3, 32, 32]
     graph = onnx.load(str(fp32))
     assert graph.opset_import[0].version >= 17
     assert graph.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "batch"  # dynamic batch

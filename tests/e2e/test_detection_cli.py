@@ -102,7 +102,8 @@ def test_prune_retrain_export_int8_and_evaluate_onnx(detection_run, tmp_path):
     run_tao("detectnet_v2", "export", "-m", retrained, "-o", tmp_path / "m.onnx", "-e", spec)
     contract = json.loads((tmp_path / "m.onnx.json").read_text())
     assert [o["name"] for o in contract["outputs"]] == ["coverage", "bbox"] and contract["outputs"][1]["shape"][1] == 12
-    assert "postprocessing" in contract and contract["encoding"]["bbox_norm"] == 35.0
+    assert "postprocessing" in contract and contract["network"]["encoding"]["bbox_norm"] == 35.0
+    assert contract["decoder"] == {"stride": 16, "bbox_norm": 35.0}
     run_tao("detectnet_v2", "export", "-m", retrained, "-o", tmp_path / "m_int8.onnx", "-e", spec, "--data_type", "int8",
             "--cal_image_dir", root / "data" / "train" / "images", "--cal_cache_file", tmp_path / "cal.bin",
             "--batches", "2", "--batch_size", "4")

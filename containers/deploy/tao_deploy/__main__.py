@@ -1,12 +1,27 @@
-"""Deploy worker entry point: `python -m tao_deploy info` reports the inference runtimes this image can use.
+"""Deploy worker entry point: `python -m tao_deploy <task> evaluate|inference [args]` runs an exported model with no
+torch — the same evaluate / inference code as the cv worker (tao_inference.commands) — and `python -m tao_deploy
+info` reports the inference runtimes this image can use. User mistakes end with `error: ...` and exit code 2.
 
 TensorRT and pycuda are imported lazily: they exist only in the deploy image (NVIDIA's TensorRT base).
 """
 
+import argparse
 import importlib
 import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+
+from tao_inference import commands
+from tao_inference.errors import UserError
+from tao_inference.runtime import OnnxPredictor
+from tao_inference.tasks import TASKS
 
 from . import __version__
+
+err = Console(stderr=True, soft_wrap=True)
+MODEL_KINDS = ".onnx model (FP32 or INT8) written by `tao model <task> export`"
 
 
 def _version(module_name):
@@ -29,13 +44,45 @@ def info():
         pass
 
 
+def open_model(path):
+    """The deploy worker runs exported models; a checkpoint needs the cv worker (torch)."""
+    suffix = Path(path).suffix.lower()
+    if suffix == ".onnx":
+        return OnnxPredictor(path)
+    if suffix in (".pth", ".pt"):
+        raise UserError(f"{path} is a PyTorch checkpoint: export it first (`tao model <task> export -m {path} -o "
+                        "MODEL.onnx`), or evaluate it with `tao model <task> evaluate`")
+    raise UserError(f"model {path}: expected an .onnx model")
+
+
+def build_parser(task, prog=None):
+    parser = argparse.ArgumentParser(prog=prog or f"tao deploy {task.name}", description=task.description)
+    commands.add_subcommands(parser.add_subparsers(dest="subcommand", required=True, metavar="SUBCOMMAND"),
+                             task, open_model, MODEL_KINDS)
+    return parser
+
+
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv in ([], ["info"]):
         info()
         return 0
-    print(f"error: the deploy worker has no task '{' '.join(argv)}' yet; available: info", file=sys.stderr)
-    return 2
+    if argv[0] in ("-h", "--help"):
+        print(f"usage: python -m tao_deploy {{info,{','.join(TASKS)}}} SUBCOMMAND [args]")
+        return 0
+    if argv[0] not in TASKS:
+        err.print(f"error: the deploy worker has no task '{argv[0]}'; available: info, {', '.join(TASKS)}")
+        return 2
+    args = commands.parse_task_args(build_parser(TASKS[argv[0]]), argv[1:])
+    try:
+        args.run(args)
+    except UserError as exc:
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+        return 2
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        return 130
+    return 0
 
 
 if __name__ == "__main__":

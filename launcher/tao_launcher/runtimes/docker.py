@@ -14,7 +14,6 @@ from ..gpus import DISTRIBUTED_ENV, docker_device_requests, split_gpu_flags, wor
 from ..images import image_for
 from ..mounts import load_mounts
 from ..paths import PathTranslator, translate_args, translate_spec_text
-from ..tasks import TASKS
 
 LABEL = "tao-toolkit-oss.task"  # on every task container: `tao list` / `tao stop` find them by it
 DEFAULT_SHM_SIZE = "8g"  # DataLoader workers pass batches through /dev/shm (Docker's default is 64 MB)
@@ -71,11 +70,11 @@ class DockerRuntime:
     def __init__(self, client):
         self.client = client
 
-    def run(self, task, subcommand, args):
+    def run(self, task, subcommand, args, worker="cv"):
         import docker
 
         try:
-            return self.run_worker(TASKS[task].worker, [task, subcommand], args, label=f"{task} {subcommand}")
+            return self.run_worker(worker, [task, subcommand], args, label=f"{task} {subcommand}")
         except docker.errors.APIError as exc:
             raise LauncherError(f"the Docker engine refused to run the task: {exc.explanation or exc}") from None
 

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 from ..gpus import split_gpu_flags, worker_gpu_args
-from ..tasks import TASKS, WORKER_MODULES
+from ..tasks import WORKER_MODULES
 
 
 class LocalRuntime:
@@ -20,10 +20,10 @@ class LocalRuntime:
     def worker_command(self, worker="cv") -> list[str]:
         return [self.python, "-m", WORKER_MODULES[worker]]
 
-    def command(self, task: str, subcommand: str, args: list[str]) -> list[str]:
-        return [*self.worker_command(TASKS[task].worker), task, subcommand, *args]
+    def command(self, task: str, subcommand: str, args: list[str], worker="cv") -> list[str]:
+        return [*self.worker_command(worker), task, subcommand, *args]
 
-    def run(self, task: str, subcommand: str, args: list[str]) -> int:
+    def run(self, task: str, subcommand: str, args: list[str], worker="cv") -> int:
         """Run the task, streaming its output live, and return its exit code."""
         if shutil.which(self.python) is None and not os.path.exists(self.python):
             print(f"error: worker interpreter {self.python!r} not found (set TAO_WORKER_PYTHON)", file=sys.stderr)
@@ -34,7 +34,8 @@ class LocalRuntime:
             env["CUDA_VISIBLE_DEVICES"] = ",".join(gpus.indices)
         elif gpus.count not in (None, "all") and "CUDA_VISIBLE_DEVICES" not in env:
             env["CUDA_VISIBLE_DEVICES"] = ",".join(str(i) for i in range(int(gpus.count)))
-        proc = subprocess.Popen(self.command(task, subcommand, [*args, *worker_gpu_args(gpus, subcommand)]), env=env)
+        proc = subprocess.Popen(self.command(task, subcommand, [*args, *worker_gpu_args(gpus, subcommand)], worker),
+                                env=env)
         # SIGTERM to the launcher (a scheduler, `kill`) is passed on: the worker records FAILURE and stops.
         previous = signal.signal(signal.SIGTERM, lambda signum, frame: proc.send_signal(signal.SIGTERM))
         try:
