@@ -31,6 +31,41 @@ def test_tao5_spelling_and_unknown_names():
     assert "tao info" in run_tao("list", "--help").stdout
 
 
+def _subcommands(parser):
+    action = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
+    return list(action.choices)
+
+
+def test_the_launcher_table_is_the_workers_registry():
+    """One list of tasks: each group's table in the launcher names exactly the tasks and subcommands its worker's
+    parsers offer (model: tao_cv; deploy: tao_deploy; dataset: a part of tao_cv's)."""
+    import tao_cv.tasks
+    import tao_deploy.__main__ as deploy
+    from tao_inference.tasks import TASKS as DEPLOYABLE
+    from tao_launcher.tasks import GROUPS
+
+    model = GROUPS["model"]
+    assert list(model) == tao_cv.tasks.TASKS
+    for name, task in model.items():
+        assert task.worker == "cv" and list(task.subcommands) == _subcommands(tao_cv.tasks.build_parser(name)), name
+    assert list(GROUPS["deploy"]) == list(DEPLOYABLE)
+    for name, task in GROUPS["deploy"].items():
+        assert task.worker == "deploy" and list(task.subcommands) == _subcommands(deploy.build_parser(DEPLOYABLE[name]))
+    for name, task in GROUPS["dataset"].items():
+        assert task.worker == "cv" and set(task.subcommands) <= set(model[name].subcommands), name
+
+
+def test_groups_list_their_tasks_and_reach_their_worker(tmp_path):
+    for group, task in (("deploy", "retinanet"), ("model", "classification"), ("dataset", "augment")):
+        out = run_tao(group, "--help").stdout
+        assert f"tao {group} <task> <subcommand>" in out and task in out
+    assert "usage: tao deploy classification" in run_tao("deploy", "classification", "--help").stdout
+    result = run_tao("deploy", "classification", "train", check=False)  # training is the cv worker's
+    assert result.returncode == 2 and "`tao deploy classification` has no subcommand 'train'" in result.stdout
+    result = run_tao("deploy", "classification", "evaluate", "-m", tmp_path / "m.pth", check=False)
+    assert result.returncode == 2 and "usage: tao deploy classification evaluate" in result.stdout  # its own parser
+
+
 def test_info_shows_runtime_and_devices():
     out = run_tao("info").stdout
     assert "runtime: local (TAO_DOCKER_DISABLE is set)" in out
@@ -102,3 +137,25 @@ def test_compose_file_matches_the_launcher_images():
         assert service["shm_size"]
     if shutil.which("docker-compose"):
         subprocess.run(["docker-compose", "-f", str(ROOT / "docker-compose.yml"), "config", "-q"], check=True)
+
+
+def test_the_deploy_extra_and_image_bring_no_torch_and_no_training_code():
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    extras = tomllib.loads((root / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+
+    def expand(name):
+        for requirement in extras[name]:
+            if requirement.startswith("tao-toolkit-oss["):
+                yield from expand(requirement.split("[")[1].rstrip("]"))
+            else:
+                yield requirement
+
+    assert not [r for r in expand("deploy") if r.split(">")[0].split("=")[0] in ("torch", "torchvision", "torch-pruning")]
+    dockerfile = (root / "containers" / "deploy" / "Dockerfile").read_text()
+    assert "tao_cv" not in dockerfile and "containers/common/tao_inference" in dockerfile
+    core = [p for p in (root / "containers" / "common" / "tao_inference").rglob("*.py")
+            if "import torch" in p.read_text() or "from torch" in p.read_text()]
+    assert not core, core

@@ -73,9 +73,16 @@ class TaskAdapter(ABC):
         """The info a retrain of a pruned model trains and saves under (default: the pruned model's own)."""
         return pruned_info
 
-    @abstractmethod
+    # generate_sample's flags: the counts flag (name, default, help) and the default image size
+    sample_counts = ("--per_class", "60,20,20", "images per class in train,val,test")
+    sample_image_size = 96
+
     def add_generate_arguments(self, parser):
-        """The flags of `generate_sample`."""
+        flag, default, help_text = self.sample_counts
+        parser.add_argument("-o", "--output_dir", required=True)
+        parser.add_argument(flag, default=default, help=help_text)
+        parser.add_argument("--image_size", type=int, default=self.sample_image_size)
+        parser.add_argument("--seed", type=int, default=0)
 
     @abstractmethod
     def generate(self, args):

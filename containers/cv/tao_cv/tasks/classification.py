@@ -69,12 +69,6 @@ class ClassificationAdapter(TaskAdapter):
                     "meaning": "logits (softmax for probabilities)"}]
         return ("logits",), outputs, "softmax; the class is class_names[argmax]"
 
-    def add_generate_arguments(self, parser):
-        parser.add_argument("-o", "--output_dir", required=True)
-        parser.add_argument("--per_class", default="60,20,20", help="images per class in train,val,test")
-        parser.add_argument("--image_size", type=int, default=96)
-        parser.add_argument("--seed", type=int, default=0)
-
     def generate(self, args):
         per_class = parse_counts(args.per_class, "--per_class", "40,12,12")
         counts = generate_sample(args.output_dir, per_class, args.image_size, seed=args.seed)

@@ -26,6 +26,8 @@ console = Console(soft_wrap=True)
 
 class DetectionAdapter(TaskAdapter):
     monitor = "mAP"
+    sample_counts = ("--count", "240,40,40", "images in train,val,test")
+    sample_image_size = 160
     # Detector losses have no label smoothing: a spec that sets it is refused, not silently trained without.
     unused_keys = {"train.label_smoothing": 0.0}
 
@@ -88,12 +90,6 @@ class DetectionAdapter(TaskAdapter):
                                   f"{s['height_min']}/{s['height_median']}/{s['height_max']}")
         console.print(table)
         console.print(f"index → {out / 'index.json'} (set dataset.index to it), statistics → {out / 'statistics.json'}")
-
-    def add_generate_arguments(self, parser):
-        parser.add_argument("-o", "--output_dir", required=True)
-        parser.add_argument("--count", default="240,40,40", help="images in train,val,test")
-        parser.add_argument("--image_size", type=int, default=160)
-        parser.add_argument("--seed", type=int, default=0)
 
     def generate(self, args):
         counts = parse_counts(args.count, "--count", "80,20,20")
