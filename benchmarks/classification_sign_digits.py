@@ -42,7 +42,10 @@ from tao_cv.engine.trainer import build_optimizer, build_scheduler
 from tao_cv.prune import prune_model
 from tao_cv.models.registry import classifier_head
 from tao_inference.spec.schemas import AugmentationSpec, OptimizerSpec, SchedulerSpec
-from tao_cv.tasks.classification import model_meta, rebuild
+from tao_cv.tasks import ADAPTERS
+
+CLASSIFICATION = ADAPTERS["classification"]
+rebuild = CLASSIFICATION.rebuild
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "sign_language_digits"
@@ -81,7 +84,7 @@ def bare_pytorch_train(args, epochs, seed=0, mix_batch=None, after_step=None):
     meta = model_meta_for(args)
     samples = read_split_list(DATA / "Dataset", DATA / "splits" / "train.txt", "train")
     classes = sorted({c for _, c in samples})
-    dataset = ImageClassificationDataset(samples, classes, train_transform(args.image_size, meta["mean"], meta["std"], aug))
+    dataset = ImageClassificationDataset(samples, classes, train_transform(args.image_size, meta.mean, meta.std, aug))
     loader = torch.utils.data.DataLoader(dataset, batch_size=args.batch_size, shuffle=True, num_workers=2,
                                          persistent_workers=True, drop_last=True)
     optimizer = build_optimizer(model.parameters(), OptimizerSpec(name=args.optimizer, lr=args.lr, weight_decay=args.weight_decay))
@@ -111,7 +114,7 @@ def bare_test_top1(args, model):
     meta = model_meta_for(args)
     samples = read_split_list(DATA / "Dataset", DATA / "splits" / "test.txt", "test")
     classes = sorted({c for _, c in samples})
-    dataset = ImageClassificationDataset(samples, classes, eval_transform(args.image_size, meta["mean"], meta["std"]))
+    dataset = ImageClassificationDataset(samples, classes, eval_transform(args.image_size, meta.mean, meta.std))
     correct = 0
     model.eval()
     with torch.no_grad():
@@ -130,7 +133,7 @@ def model_meta_for(args):
 
     spec = ClassificationSpec()
     spec.model.backbone, spec.dataset.image_size = args.backbone, args.image_size
-    return model_meta(spec, [str(i) for i in range(10)])
+    return CLASSIFICATION.model_info(spec, [str(i) for i in range(10)])
 
 
 def evaluate(spec, model_path, out_dir):
@@ -166,7 +169,7 @@ def ratio_prune(checkpoint, image_size, ratio, output):
                                   ignored_layers=[classifier_head(model)])
     pruner.step()
     output.parent.mkdir(parents=True, exist_ok=True)
-    save_checkpoint(output, model, {**payload["meta"], "pruned": True})
+    save_checkpoint(output, model, payload["info"].replace(pruned=True))
 
 
 def retrain_export_evaluate(args, spec, work, name, pruned_checkpoint, seed):

@@ -84,9 +84,9 @@ def main():
     args = parser.parse_args()
     if not BCCD.is_dir():
         sys.exit(f"{BCCD} not found: this benchmark needs ../shared/data/bccd")
-    from tao_cv.tasks import TASKS
+    from tao_cv.tasks import ADAPTERS
 
-    net = TASKS[args.network]
+    net = ADAPTERS[args.network]
     work = Path(args.work) / f"bccd_{args.network}"
     work.mkdir(parents=True, exist_ok=True)
     spec = work / "spec.yaml"

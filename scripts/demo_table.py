@@ -9,7 +9,10 @@ from rich.table import Table
 
 from tao_cv.engine.checkpoint import read_checkpoint
 from tao_cv.engine.profile import count_macs, count_params, ort_latencies_ms
-from tao_cv.tasks.classification import model_from_checkpoint, rebuild
+from tao_cv.engine.checkpoint import model_from_checkpoint
+from tao_cv.tasks import ADAPTERS
+
+rebuild = ADAPTERS["classification"].rebuild
 
 
 def main(out):
@@ -21,7 +24,7 @@ def main(out):
     for column in ("model", "top-1", "params", "MACs", "ORT ms (b1)", "ORT ms (b16)", "size MB"):
         table.add_column(column, justify="left" if column == "model" else "right")
     onnx_paths = [out / "export" / f"{onnx_name}.onnx" for _, _, onnx_name in rows]
-    size = read_checkpoint(out / rows[0][1])["meta"]["image_size"]
+    size = read_checkpoint(out / rows[0][1])["info"].input_height
     latencies = {batch: ort_latencies_ms(onnx_paths, size, batch) for batch in (1, 16)}
     for index, ((label, checkpoint, onnx_name), onnx_path) in enumerate(zip(rows, onnx_paths)):
         model = model_from_checkpoint(read_checkpoint(out / checkpoint), rebuild)
