@@ -1,5 +1,6 @@
-"""Image transforms (torchvision.transforms.v2). Evaluation preprocessing is deliberately simple —
-resize to image_size², scale to [0, 1], normalize — so an exported model's sidecar can state it exactly."""
+"""Image transforms (torchvision.transforms.v2): the training augmentation, and `eval_transform`, the plain-PyTorch
+evaluation preprocessing of the benchmarks' reference loop. The toolkit itself evaluates every model kind with
+the torch-free core's `tao_inference.preprocess` (PIL resize), which an exported model's contract states."""
 
 import torch
 from torchvision.transforms import v2
