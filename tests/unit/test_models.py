@@ -38,7 +38,7 @@ def test_detectors_cut_any_backbone_at_their_strides(name):
     from tao_cv.models.retinanet import RetinaNetDetector
     from tao_cv.models.trunk import cut_trunk
 
-    trunk, taps = cut_trunk(build_classifier(name, 1, 0.0), (8, 16, 32))
+    trunk, taps = cut_trunk(build_classifier(name, 1, 0.0), name, (8, 16, 32))
     x = torch.zeros(1, 3, 96, 128)
     for index, module in enumerate(trunk):
         x = module(x)
@@ -58,5 +58,25 @@ def test_detectors_cut_any_backbone_at_their_strides(name):
 def test_a_backbone_too_shallow_for_a_stride_is_a_clear_error():
     from tao_cv.models.trunk import cut_trunk
 
-    with pytest.raises(UserError, match=r"never reaches output stride\(s\) \[64\]"):
-        cut_trunk(build_classifier("resnet18", 1, 0.0), (8, 64))
+    with pytest.raises(UserError, match=r"backbone 'resnet18' declares no feature map at stride 64; it has 2, 4, 8, 16, 32"):
+        cut_trunk(build_classifier("resnet18", 1, 0.0), "resnet18", (8, 64))
+
+
+@pytest.mark.parametrize("name", list_backbones())
+def test_each_backbone_declares_its_trunk_and_feature_maps_truly(name):
+    """Run the declared trunk on an image: each declared feature map has its stride and channels and is the last
+    layer at its stride (where 0.1.0 cut, so its detector checkpoints keep their layer names); the trunk ends at 32."""
+    classifier, declared = build_classifier(name, 1, 0.0).eval(), get_backbone(name)
+    modules = dict(classifier.named_modules())
+    x, shapes = torch.zeros(1, 3, 64, 64), {}
+    with torch.no_grad():
+        for module_name in declared.trunk:
+            x = modules[module_name](x)
+            shapes[module_name] = (64 // x.shape[-1], x.shape[1])
+    assert 64 // x.shape[-1] == 32
+    strides = [stride for stride, _ in shapes.values()]
+    for feature in declared.feature_info:
+        assert shapes[feature.module] == (feature.stride, feature.channels), feature
+        position = declared.trunk.index(feature.module)
+        assert position == len(strides) - 1 - strides[::-1].index(feature.stride), f"{feature} is not the last at its stride"
+    assert [f.stride for f in declared.feature_info] == [2, 4, 8, 16, 32]

@@ -21,7 +21,7 @@ class DetectNetV2(nn.Module):
     def __init__(self, backbone, num_classes, classifier=None):
         super().__init__()
         classifier = classifier if classifier is not None else build_classifier(backbone, 1, 0.0)
-        self.backbone, [(_, channels)] = cut_trunk(classifier, (STRIDE,))
+        self.backbone, [(_, channels)] = cut_trunk(classifier, backbone, (STRIDE,))
         self.coverage = nn.Conv2d(channels, num_classes, 1)
         self.bbox = nn.Conv2d(channels, 4 * num_classes, 1)
         nn.init.constant_(self.coverage.bias, -4.0)  # start near "nothing here": most cells are background

@@ -97,6 +97,9 @@ def _lite0_imagenet_weights():
 
 # The TF-Lite models were trained on inputs scaled as (x - 127) / 128.
 @register_backbone("efficientnet_lite0", mean=(0.498, 0.498, 0.498), std=(0.502, 0.502, 0.502),
-                   imagenet_weights=_lite0_imagenet_weights)
+                   imagenet_weights=_lite0_imagenet_weights,
+                   trunk=("_stem_pad", "_conv_stem", "_bn0", "act", *(f"_blocks.{i}" for i in range(16))),
+                   feature_info=[("_blocks.0", 2, 16), ("_blocks.2", 4, 24), ("_blocks.4", 8, 40),
+                                 ("_blocks.10", 16, 112), ("_blocks.15", 32, 320)])
 def efficientnet_lite0(num_classes, dropout=0.2):
     return EfficientNetLite(LITE0_STAGES, num_classes=num_classes, dropout=dropout)

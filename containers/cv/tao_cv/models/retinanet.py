@@ -30,7 +30,7 @@ class RetinaNetDetector(nn.Module):
                  anchor_sizes=(16, 32, 64, 128, 256), head_norm="none"):
         super().__init__()
         classifier = classifier if classifier is not None else build_classifier(backbone, 1, 0.0)
-        trunk, taps = cut_trunk(classifier, STRIDES)
+        trunk, taps = cut_trunk(classifier, backbone, STRIDES)
         body = BackboneWithFPN(trunk, {str(index): str(level) for level, (index, _) in enumerate(taps)},
                                [channels for _, channels in taps], fpn_channels,
                                extra_blocks=LastLevelP6P7(fpn_channels, fpn_channels))
