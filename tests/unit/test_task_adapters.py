@@ -1,0 +1,47 @@
+"""What the task skeleton asks of every adapter: no spec key silently ignored, heads that exist, a contract whose
+outputs the model really has."""
+
+import pytest
+import torch
+
+from conftest import run_tao
+from tao_cv.tasks import ADAPTERS
+from tao_inference.contract import ModelInfo
+
+INFO = {
+    "classification": ModelInfo("classification", "mobilenet_v3_small", ("a", "b"), 64, 64, (0.5,) * 3, (0.5,) * 3,
+                                network={"dropout": 0.0}),
+    "detectnet_v2": ModelInfo("detectnet_v2", "mobilenet_v3_small", ("a", "b"), 64, 96, (0.5,) * 3, (0.5,) * 3,
+                              network={"encoding": {"coverage_scale": 0.6, "bbox_norm": 35.0}}),
+    "retinanet": ModelInfo("retinanet", "mobilenet_v3_small", ("a", "b"), 64, 96, (0.5,) * 3, (0.5,) * 3,
+                           network={"fpn_channels": 16, "anchor_sizes": [16, 32, 64, 128, 256], "head_norm": "group"}),
+}
+
+
+@pytest.mark.parametrize("task", list(ADAPTERS))
+def test_heads_exist_and_the_contract_names_the_models_outputs(task):
+    adapter, info = ADAPTERS[task], INFO[task]
+    model = adapter.rebuild(info).eval()
+    modules = dict(model.named_modules())
+    assert all(name in modules for name in adapter.trained_heads(model))  # freeze_backbone_epochs trains these
+    assert adapter.heads(model) and all(any(m is h for m in modules.values()) for h in adapter.heads(model))
+    names, outputs, _ = adapter.contract_outputs(info)
+    with torch.no_grad():
+        produced = model(torch.zeros(2, 3, info.input_height, info.input_width))
+    produced = produced if isinstance(produced, tuple) else (produced,)
+    assert len(names) == len(outputs) == len(produced)
+    for described, tensor in zip(outputs, produced):
+        assert len(described["shape"]) == tensor.dim(), described
+        for axis, size in enumerate(described["shape"]):
+            if isinstance(size, int):  # "batch", "anchors": named dynamic sizes
+                assert tensor.shape[axis] == size, (described, tuple(tensor.shape))
+
+
+@pytest.mark.parametrize("task", ["detectnet_v2", "retinanet"])
+def test_a_detector_refuses_label_smoothing_naming_the_key(task, tmp_path):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("train: {label_smoothing: 0.1}\n")
+    result = run_tao(task, "train", "-e", spec, "-r", tmp_path / "run", check=False)
+    assert result.returncode == 2 and "Traceback" not in result.stdout
+    assert f"train.label_smoothing: 0.1 — {task} does not use this key; remove it from the spec" in result.stdout
+    assert ADAPTERS["classification"].unused_keys == {}  # classification smooths its labels
