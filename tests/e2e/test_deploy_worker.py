@@ -83,7 +83,7 @@ def test_classification_onnx_fp32_and_int8(no_torch, data, tmp_path):
                                           ("retinanet", "retinanet_mobilenet_v3_small")])
 def test_detectors_old_and_new_onnx(no_torch, data, tmp_path, task, fixture):
     new = tmp_path / "new.onnx"
-    run_tao(task, "export", "-m", FIXTURES / f"{fixture}.pth", "-o", new)
+    run_tao(task, "export", "-m", FIXTURES / f"{fixture}.pth", "-o", new, "--trust_checkpoint")  # 0.1.0 pruned: pickled
     assert json.loads(Path(f"{new}.json").read_text())["decoder"], "the contract records its decoder parameters"
     for model in (FIXTURES / f"{fixture}.onnx", new):
         metrics, files = compare(no_torch, data, tmp_path / model.stem, task, model, data / "det" / "test" / "images")

@@ -138,3 +138,34 @@ def test_rotation_and_shear_keep_boxes_on_their_objects(tmp_path):
         ys, xs = np.nonzero(image.mean(0).numpy() > 0.5)
         extent = [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]
         assert np.allclose(target["boxes"][0].numpy(), extent, atol=3.0), (seed, target["boxes"], extent)
+
+
+def test_dataset_entries_cannot_lead_outside_their_folder(tmp_path):
+    from tao_inference.data.image_lists import read_split_list
+
+    root = tmp_path / "images"
+    (root / "cat").mkdir(parents=True)
+    Image.new("RGB", (8, 8)).save(root / "cat" / "a.jpg")
+    (tmp_path / "secret").mkdir()
+    Image.new("RGB", (8, 8)).save(tmp_path / "secret" / "b.jpg")
+    listing = tmp_path / "train.txt"
+    listing.write_text("cat/a.jpg\ncat/../../secret/b.jpg\n")
+    with pytest.raises(UserError, match=r"train.txt:2: 'cat/../../secret/b.jpg' leads outside .*images; name files inside"):
+        read_split_list(root, listing, "dataset.train_list")
+    coco = tmp_path / "coco.json"
+    coco.write_text(json.dumps({"images": [{"id": 1, "file_name": str(tmp_path / "secret" / "b.jpg")}],
+                                "categories": [{"id": 1, "name": "x"}], "annotations": []}))
+    with pytest.raises(UserError, match=r"coco.json: images\[0\].file_name: '/.*b.jpg' leads outside"):
+        read_coco(coco, root)
+
+
+@pytest.mark.parametrize("content,message", [
+    ({"images": [], "categories": [{"id": 1, "name": 5}]}, "not a COCO detection file .*categories \\(id, name: text\\)"),
+    ({"images": [], "categories": [], "annotations": 5}, "'annotations' must be a list"),
+    ({"images": [{"id": 1, "file_name": None}], "categories": []}, r"images\[0\] \(id 1\) needs a file_name"),
+])
+def test_malformed_coco_files_name_what_is_wrong(tmp_path, content, message):
+    coco = tmp_path / "coco.json"
+    coco.write_text(json.dumps(content))
+    with pytest.raises(UserError, match=message):
+        read_coco(coco, tmp_path)

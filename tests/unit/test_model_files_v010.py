@@ -21,7 +21,9 @@ def task_of(name):
 
 
 @pytest.mark.parametrize("name", FILES)
-def test_a_010_model_file_loads_with_typed_info_and_gives_the_same_outputs(name):
+def test_a_010_model_file_loads_with_typed_info_and_gives_the_same_outputs(name, monkeypatch):
+    if name.endswith("pruned.pth"):  # a pickled module: loaded only when trusted
+        monkeypatch.setenv("TAO_TRUST_CHECKPOINTS", "1")
     task = task_of(name)
     predictor = model_opener(ADAPTERS[task])(FIXTURES / name)
     info = predictor.info
@@ -55,4 +57,22 @@ def test_model_info_round_trips_and_refuses_a_mangled_record():
 
 def test_a_model_of_another_task_is_refused_before_it_is_built():
     with pytest.raises(UserError, match="is a detectnet_v2 model; run it with `tao detectnet_v2 ...`, not `tao retinanet`"):
-        model_opener(ADAPTERS["retinanet"])(FIXTURES / "detectnet_v2_pruned.pth")
+        model_opener(ADAPTERS["retinanet"])(FIXTURES / "detectnet_v2_mobilenet_v3_small.pth")
+
+
+@pytest.mark.parametrize("name", ["classification_pruned.pth", "detectnet_v2_pruned.pth"])
+def test_a_010_pruned_checkpoint_needs_trust_and_resaved_it_loads_as_data(name, tmp_path, monkeypatch):
+    from tao_cv.engine.checkpoint import model_from_checkpoint, read_checkpoint, save_checkpoint
+
+    with pytest.raises(UserError, match="only unpickling code can rebuild.*pass --trust_checkpoint"):
+        read_checkpoint(FIXTURES / name)
+    monkeypatch.setenv("TAO_TRUST_CHECKPOINTS", "1")
+    payload = read_checkpoint(FIXTURES / name)
+    adapter = ADAPTERS[task_of(name)]
+    save_checkpoint(tmp_path / "resaved.pth", model_from_checkpoint(payload, adapter.rebuild), payload["info"])
+    monkeypatch.delenv("TAO_TRUST_CHECKPOINTS")
+    predictor = model_opener(adapter)(tmp_path / "resaved.pth")  # weights_only: no code, the widths as data
+    assert "layer_widths" in predictor.info.network
+    x = np.random.default_rng(0).standard_normal((2, 3, predictor.info.input_height, predictor.info.input_width))
+    for i, output in enumerate(predictor(x.astype(np.float32))):
+        np.testing.assert_allclose(output, EXPECTED[f"{name}:{i}"], rtol=1e-4, atol=1e-5)

@@ -184,3 +184,46 @@ def test_retraining_a_pruned_model_checks_classes_and_says_which_spec_keys_it_re
             "(efficientnet_lite0) and model.pretrained (imagenet) not used") in out
     with pytest.raises(UserError, match=r"was trained on classes \['a', 'b'\], the dataset has \['a', 'c'\]"):
         read_pruned_model(adapter, same, ["a", "c"])
+
+
+class _WritesAFile:
+    """What a hostile checkpoint holds: unpickling it runs code (here: creates a file)."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def test_a_checkpoint_whose_pickle_runs_code_is_refused_without_running_it(tmp_path):
+    from tao_cv.engine.checkpoint import read_checkpoint
+    from tao_cv.download import fetch_state_dict
+
+    marker = tmp_path / "pwned"
+    bad = tmp_path / "bad.pth"
+    torch.save({"format": "tao_cv.checkpoint/1", "meta": {}, "state_dict": {}, "payload": _WritesAFile(marker)}, bad)
+    for load in (read_checkpoint, fetch_state_dict):
+        with pytest.raises(UserError, match=f"{bad} holds Python objects that only unpickling code can rebuild"):
+            load(str(bad))
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("build,hw", [(lambda: build_classifier("efficientnet_lite0", 5), (64, 64)),
+                                      (lambda: build_classifier("resnet18", 5), (64, 64))])
+def test_a_pruned_checkpoint_is_data_and_rebuilds_to_the_same_network(build, hw, tmp_path):
+    from tao_cv.engine.checkpoint import model_from_checkpoint, read_checkpoint, save_checkpoint
+    from tao_inference.contract import ModelInfo
+
+    torch.manual_seed(0)
+    model = build().eval()
+    prune_model(model, torch.zeros(1, 3, *hw), threshold=0.99, granularity=8, min_filters=8)
+    info = ModelInfo("classification", "x", tuple("abcde"), *hw, (0, 0, 0), (1, 1, 1), pruned=True)
+    save_checkpoint(tmp_path / "p.pth", model, info)
+    payload = read_checkpoint(tmp_path / "p.pth")
+    assert "module" not in payload and payload["info"].network["layer_widths"]
+    rebuilt = model_from_checkpoint(payload, lambda info: build()).eval()
+    x = torch.randn(2, 3, *hw)
+    with torch.no_grad():
+        torch.testing.assert_close(rebuilt(x), model(x))
+    assert count_params(rebuilt) == count_params(model) < count_params(build())

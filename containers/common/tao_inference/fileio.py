@@ -39,6 +39,17 @@ def require_folder(path, what, expected=""):
     return path
 
 
+def path_inside(folder, relative, where):
+    """`folder / relative`, refused when `relative` leads out of `folder` (an absolute path, `..`): a dataset's
+    entries name files of its own folder. `where`: the file and line or key to name."""
+    folder = Path(folder)
+    path = folder / relative
+    root = folder.resolve()
+    if not (path.resolve() == root or root in path.resolve().parents):
+        raise UserError(f"{where}: '{relative}' leads outside {folder}; name files inside it (relative, no '..')")
+    return path
+
+
 def _refused(exc, path, what):
     """The UserError for an OSError of an operation of ours on `path` (its errno is reliable, unlike C++ writers')."""
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):

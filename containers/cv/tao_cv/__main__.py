@@ -2,6 +2,7 @@
 and `python -m tao_cv info`. User mistakes end with `error: ...` and exit code 2, never a traceback."""
 
 import contextlib
+import os
 import signal
 import sys
 import traceback
@@ -52,8 +53,14 @@ def _sigterm_interrupts():
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
+TRUST_FLAG = "--trust_checkpoint"  # any subcommand: load checkpoints that need unpickling code (engine/checkpoint.py)
+
+
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
+    if TRUST_FLAG in argv:  # an environment variable, so that torchrun's processes inherit it
+        argv = [a for a in argv if a != TRUST_FLAG]
+        os.environ["TAO_TRUST_CHECKPOINTS"] = "1"
     from .tasks import TASKS, build_parser
 
     if not argv or argv[0] in ("-h", "--help"):

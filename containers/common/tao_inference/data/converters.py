@@ -13,7 +13,7 @@ from pathlib import Path
 from PIL import Image
 
 from ..errors import UserError
-from ..fileio import make_dirs, require_folder
+from ..fileio import make_dirs, path_inside, require_folder
 from .kitti import IMAGE_SUFFIXES, KittiObject, keep_valid, write_kitti
 
 
@@ -65,14 +65,21 @@ def read_coco(annotation_file, image_dir):
         image_files = {i["id"]: i["file_name"] for i in data["images"]}
     except FileNotFoundError:
         raise UserError(f"COCO annotation file {annotation_file} not found") from None
-    except (json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise UserError(f"{annotation_file}: not a COCO detection file ({type(exc).__name__}: {exc})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, AttributeError) as exc:
+        raise UserError(f"{annotation_file}: not a COCO detection file ({type(exc).__name__}: {exc}); it needs "
+                        "images (id, file_name) and categories (id, name: text)") from None
+    if not isinstance(data.get("annotations", []), list):
+        raise UserError(f"{annotation_file}: 'annotations' must be a list of {{image_id, category_id, bbox}}")
     image_dir = Path(image_dir)
-    result = {image_dir / name: [] for name in image_files.values()}
+    for index, (image_id, name) in enumerate(image_files.items()):
+        if not isinstance(name, str) or not name:
+            raise UserError(f"{annotation_file}: images[{index}] (id {image_id}) needs a file_name (text)")
+        image_files[image_id] = path_inside(image_dir, name, f"{annotation_file}: images[{index}].file_name")
+    result = {path: [] for path in image_files.values()}
     for index, ann in enumerate(data.get("annotations", [])):
         try:
             x, y, w, h = (float(v) for v in ann["bbox"])
-            image, name = image_dir / image_files[ann["image_id"]], categories[ann["category_id"]]
+            image, name = image_files[ann["image_id"]], categories[ann["category_id"]]
         except (KeyError, TypeError, ValueError):
             raise UserError(f"{annotation_file}: annotations[{index}] needs image_id, category_id and bbox "
                             "[x, y, width, height] that refer to listed images and categories") from None

@@ -7,7 +7,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from ..errors import UserError
-from ..fileio import require_folder
+from ..fileio import path_inside, require_folder
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png"}
 _console = Console(stderr=True)
@@ -42,7 +42,7 @@ def read_split_list(image_root, list_file, key):
         parts = Path(entry).parts
         if len(parts) < 2:
             raise UserError(f"{list_file}:{number}: '{entry}' is not CLASS/FILE")
-        path = image_root / entry
+        path = path_inside(image_root, entry, f"{list_file}:{number}")
         if not path.is_file():
             raise UserError(f"{list_file}:{number}: image {path} does not exist")
         samples.append((path, parts[0]))

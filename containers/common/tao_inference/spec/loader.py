@@ -29,20 +29,25 @@ def spec_field(default, *, choices=None, min=None, max=None, help=""):
     return dataclasses.field(default=default, metadata=meta)
 
 
-def _line_index(node, prefix="", index=None):
-    """Map dotted keys to 1-based line numbers from a composed YAML node tree."""
+def _line_index(node, prefix="", index=None, raw=None):
+    """Map dotted keys to 1-based line numbers, and plain (unquoted) scalar values to the text as written, from a
+    composed YAML node tree."""
     index = {} if index is None else index
+    raw = {} if raw is None else raw
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             key = f"{prefix}{key_node.value}"
             index[key] = key_node.start_mark.line + 1
-            _line_index(value_node, key + ".", index)
-    return index
+            if isinstance(value_node, yaml.ScalarNode) and value_node.style is None:
+                raw[key] = value_node.value
+            _line_index(value_node, key + ".", index, raw)
+    return index, raw
 
 
 class _Context:
-    def __init__(self, source, lines):
-        self.source, self.lines = source, lines
+    def __init__(self, source, lines, raw):
+        # raw: the text of unquoted scalars, so that a text key written as digits (a sha256) keeps them as written
+        self.source, self.lines, self.raw = source, lines, raw
         self.overridden = set()
 
     def where(self, key):
@@ -129,6 +134,8 @@ def _coerce(value, tp, key, ctx):
     elif tp is str:
         if isinstance(value, str):
             return value
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and key in ctx.raw:
+            return ctx.raw[key]  # YAML read the digits as a number: the text as written is what was meant
     ctx.fail(key, f"'{key}' is {value!r}; expected {_describe(tp)}")
 
 
@@ -182,7 +189,7 @@ def _set_dotted(data, key, value, ctx):
 def load_spec(schema, path=None, overrides=()):
     """Build `schema` from a YAML file (optional) plus `key.sub=value` overrides."""
     data = {}
-    lines = {}
+    lines, raw_scalars = {}, {}
     source = ""
     if path is not None:
         spec_path = Path(path)
@@ -201,9 +208,9 @@ def load_spec(schema, path=None, overrides=()):
             loaded = {}
         if not isinstance(loaded, dict):
             raise UserError(f"{source}: a spec must be a mapping of sections (dataset:, model:, train: ...)")
-        lines = _line_index(node)
+        lines, raw_scalars = _line_index(node)
         data = loaded
-    ctx = _Context(source, lines)
+    ctx = _Context(source, lines, raw_scalars)
     for override in overrides:
         if "=" not in override:
             raise UserError(f"command line: '{override}' is not an override; write key.sub=value (e.g. train.num_epochs=5)")
@@ -218,6 +225,7 @@ def load_spec(schema, path=None, overrides=()):
         except yaml.YAMLError:
             value = raw
         ctx.overridden.add(key)
+        ctx.raw[key] = raw
         _set_dotted(data, key, value, ctx)
     return _build(schema, data, "", ctx)
 

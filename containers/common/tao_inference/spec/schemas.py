@@ -114,11 +114,20 @@ class ClassificationDatasetSpec:
 
 
 @dataclass
-class ClassificationModelSpec:
-    backbone: str = spec_field("efficientnet_lite0")
-    pretrained: str | None = spec_field(None, help="'imagenet', a checkpoint path, or an http(s)/file URL")
-    pretrained_sha256: str | None = spec_field(None)
+class StartingWeightsSpec:
+    """Where a network's weights start: the model-section keys every task shares."""
+    backbone: str = spec_field("resnet18", help="any registered backbone")
+    pretrained: str | None = spec_field(None, help="'imagenet' (backbones that have it), a checkpoint path, or an "
+                                                   "https/file URL")
+    pretrained_sha256: str | None = spec_field(None, help="the file's full sha256 (64 hex digits)")
+    pretrained_require_sha256: bool = spec_field(False, help="refuse a URL without model.pretrained_sha256")
+    pretrained_allow_http: bool = spec_field(False, help="allow a plain http:// URL (refused by default)")
     pruned_model: str | None = spec_field(None, help="a pruned model from `prune`: retrain it")
+
+
+@dataclass
+class ClassificationModelSpec(StartingWeightsSpec):
+    backbone: str = spec_field("efficientnet_lite0")
     dropout: float = spec_field(0.2, min=0.0, max=1.0)
 
 
@@ -177,11 +186,7 @@ class DetectionDatasetSpec:
 
 
 @dataclass
-class DetectNetModelSpec:
-    backbone: str = spec_field("resnet18")
-    pretrained: str | None = spec_field(None, help="'imagenet' (backbones that have it), a checkpoint, or a URL")
-    pretrained_sha256: str | None = spec_field(None)
-    pruned_model: str | None = spec_field(None)
+class DetectNetModelSpec(StartingWeightsSpec):
     coverage_scale: float = spec_field(0.6, min=0.05, max=1.0, help="central part of a box marked as covered")
     bbox_norm: float = spec_field(35.0, min=1.0)
     positive_weight: float = spec_field(10.0, min=1.0, help="weight of covered cells in the coverage loss")
@@ -242,11 +247,8 @@ class DetectNetV2Spec(DetectionSpec):
 # ---------------------------------------------------------------- detection (RetinaNet)
 
 @dataclass
-class RetinaNetModelSpec:
+class RetinaNetModelSpec(StartingWeightsSpec):
     backbone: str = spec_field("resnet18", help="any registered backbone (resnet18, efficientnet_lite0, ...): FPN on its stride 8/16/32 features")
-    pretrained: str | None = spec_field(None, help="'imagenet' (when available), a checkpoint, or a URL")
-    pretrained_sha256: str | None = spec_field(None)
-    pruned_model: str | None = spec_field(None)
     fpn_channels: int = spec_field(128, min=8)
     anchor_sizes: list[int] = spec_field([16, 32, 64, 128, 256], min=1, help="base anchor size of P3..P7 (pixels)")
     head_norm: str = spec_field("group", choices=("none", "group"),

@@ -9,7 +9,7 @@ from .registry import get_backbone
 console = Console(soft_wrap=True)
 
 
-def load_pretrained(model, backbone, source, sha256=None):
+def load_pretrained(model, backbone, source, sha256=None, allow_http=False, require_sha256=False):
     """Copy every pretrained tensor whose name and shape match; the rest — a new head — starts fresh: transfer
     learning. `source`: 'imagenet', a checkpoint path or an http(s)/file URL (`model.pretrained`)."""
     if source == "imagenet":
@@ -19,7 +19,7 @@ def load_pretrained(model, backbone, source, sha256=None):
                             "here; give a checkpoint path or URL, or null")
         state = loader()
     else:
-        state = fetch_state_dict(source, sha256=sha256)
+        state = fetch_state_dict(source, sha256=sha256, allow_http=allow_http, require_sha256=require_sha256)
     own = model.state_dict()
     matched = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
     if not matched:

@@ -80,7 +80,7 @@ def _resolve_layers(model, names, flag="-el"):
 
 def prune_model(model, example_input, *, threshold=0.1, normalizer="max", equalization="union", granularity=8,
                 min_filters=16, excluded_layers=(), heads=None):
-    """Prune `model` in place; return the per-group decisions [{layers, before, after, at_min_filters}].
+    """Prune `model` in place; return the per-group decisions [{root, layers, before, after, at_min_filters}].
     `heads`: output layers whose channels are the task's outputs (never pruned); default the classifier's."""
     model.eval()
     excluded = _resolve_layers(model, excluded_layers)
@@ -109,6 +109,33 @@ def prune_model(model, example_input, *, threshold=0.1, normalizer="max", equali
             pruner = graph.get_pruner_of_module(plan["root"])
             graph.get_pruning_group(plan["root"], pruner.prune_out_channels, plan["prune_idxs"]).prune()
     return [{k: plan[k] for k in ("layers", "before", "after", "at_min_filters")} for plan in plans]
+
+
+def layer_widths(model):
+    """{layer name: output channels} of every prunable layer: what a pruned network's shape is, as data."""
+    return {name: m.out_channels if isinstance(m, nn.Conv2d) else m.out_features
+            for name, m in model.named_modules() if isinstance(m, PRUNABLE)}
+
+
+def replay_pruning(model, widths, example_input):
+    """Cut a freshly built network to recorded `layer_widths`, coupled group by coupled group, so that a pruned
+    checkpoint is plain data. Its weights, loaded afterwards, set the values: which channels go does not matter,
+    only how many."""
+    model.eval()
+    graph = tp.DependencyGraph().build_dependency(model, example_inputs=example_input)
+    names = {m: n for n, m in model.named_modules()}
+    roots = [group[0].dep.target.module for group in graph.get_all_groups(root_module_types=PRUNABLE)]
+    for root in roots:
+        current = root.out_channels if isinstance(root, nn.Conv2d) else root.out_features
+        removed = current - widths.get(names[root], current)
+        if removed > 0:
+            pruner = graph.get_pruner_of_module(root)
+            graph.get_pruning_group(root, pruner.prune_out_channels, list(range(removed))).prune()
+    wrong = sorted(name for name, width in layer_widths(model).items() if widths.get(name, width) != width)
+    if wrong:
+        raise UserError(f"the checkpoint's recorded layer widths do not fit its network ({', '.join(wrong[:3])}): "
+                        "a damaged file?")
+    return model
 
 
 def _members(group):

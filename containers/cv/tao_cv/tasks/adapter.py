@@ -7,6 +7,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 from tao_inference.errors import UserError
+from ..models.pretrained import load_pretrained
 
 
 @dataclass
@@ -64,6 +65,13 @@ class TaskAdapter(ABC):
     @abstractmethod
     def contract_outputs(self, info):
         """(output names, the contract's output descriptions, its postprocessing text) of the exported model."""
+
+    def load_pretrained(self, model, spec):
+        """The spec's `model.pretrained` weights into `model` (a registry classifier), where it names any."""
+        m = spec.model
+        if m.pretrained:
+            load_pretrained(model, m.backbone, m.pretrained, m.pretrained_sha256, allow_http=m.pretrained_allow_http,
+                            require_sha256=m.pretrained_require_sha256)
 
     def decoder_params(self, model, info):
         """What the numpy decoder needs beyond the outputs (a detector's anchors), recorded in the contract."""

@@ -11,7 +11,6 @@ from ..data.classification import ImageClassificationDataset
 from ..data.sample import generate_sample
 from ..data.transforms import train_transform
 from ..models import build_classifier, get_backbone
-from ..models.pretrained import load_pretrained
 from ..models.registry import classifier_head
 from .adapter import TaskAdapter, TrainingData, parse_counts
 
@@ -41,8 +40,7 @@ class ClassificationAdapter(TaskAdapter):
 
     def build(self, info, spec):
         model = self.rebuild(info)
-        if spec.model.pretrained:
-            load_pretrained(model, info.backbone, spec.model.pretrained, spec.model.pretrained_sha256)
+        self.load_pretrained(model, spec)
         return model
 
     def rebuild(self, info):

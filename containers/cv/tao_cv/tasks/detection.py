@@ -18,7 +18,6 @@ from tao_inference.tasks.detection import load_index
 from ..data.detection import DetectionDataset, collate, detection_transform
 from ..data.sample import generate_detection_sample
 from ..models import build_classifier, get_backbone
-from ..models.pretrained import load_pretrained
 from .adapter import TaskAdapter, TrainingData, parse_counts
 
 console = Console(soft_wrap=True)
@@ -56,8 +55,7 @@ class DetectionAdapter(TaskAdapter):
     def pretrained_classifier(self, spec):
         """A registry classifier with the spec's pretrained weights: the detector's backbone is cut from it."""
         classifier = build_classifier(spec.model.backbone, 1, 0.0)
-        if spec.model.pretrained:
-            load_pretrained(classifier, spec.model.backbone, spec.model.pretrained, spec.model.pretrained_sha256)
+        self.load_pretrained(classifier, spec)
         return classifier
 
     def dataset_convert(self, args):
