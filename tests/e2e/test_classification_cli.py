@@ -137,13 +137,21 @@ def test_resume_after_kill_minus_9(tiny_spec, tmp_path):
     results = tmp_path / "run"
     args = [TAO, "classification", "train", "-e", str(tiny_spec), "-r", str(results), "train.num_epochs=4"]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env={**os.environ, "TAO_DOCKER_DISABLE": "1"})
+                            env={**os.environ, "TAO_DOCKER_DISABLE": "1"}, start_new_session=True)
     latest = results / "checkpoints" / "latest.pth"
     deadline = time.time() + 300
     while not latest.exists() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.2)
-    proc.send_signal(signal.SIGKILL)
+    # kill -9 the run: the launcher and its worker (killing the launcher alone leaves the worker training, and a
+    # second train into the folder is then refused while it holds the lock)
+    os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
+    while time.time() < deadline:  # until the worker is gone too (its lock with it)
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
     assert latest.exists(), "no checkpoint was written before the kill"
     done = read_checkpoint(latest)["epoch"] + 1
     out = run_tao("classification", "train", "-e", tiny_spec, "-r", results, "train.num_epochs=4")
@@ -254,3 +262,41 @@ def test_sigterm_stops_training_with_a_failure_status(tiny_spec, tmp_path):
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=60) == 130
     assert status_records(results)[-1]["status"] == "FAILURE"
+
+
+def test_a_second_train_into_a_running_results_dir_is_refused_naming_the_first(tiny_spec, tmp_path):
+    results = tmp_path / "run"
+    first = subprocess.Popen([TAO, "classification", "train", "-e", str(tiny_spec), "-r", str(results),
+                              "train.num_epochs=200"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             env={**os.environ, "TAO_DOCKER_DISABLE": "1"})
+    try:
+        deadline = time.time() + 300
+        while not (results / "status.json").exists() and time.time() < deadline and first.poll() is None:
+            time.sleep(0.2)
+        second = run_tao("classification", "train", "-e", tiny_spec, "-r", results, check=False)
+        assert second.returncode == 2 and "Traceback" not in second.stdout
+        assert f"{results} is in use by a running training (PID " in " ".join(second.stdout.split())
+        assert [r["status"] for r in status_records(results)].count("STARTED") == 1  # the second wrote nothing
+    finally:
+        first.send_signal(signal.SIGTERM)
+        first.wait(timeout=60)
+    # the lock went with the first run: a new run resumes there
+    assert run_tao("classification", "train", "-e", tiny_spec, "-r", results, "train.num_epochs=2",
+                   "train.resume=false").returncode == 0
+
+
+def test_nothing_the_user_made_is_overwritten(tiny_spec, tmp_path):
+    mine = tmp_path / "photos"
+    mine.mkdir()
+    (mine / "holiday.jpg").write_bytes(b"precious")
+    result = run_tao("classification", "generate_sample", "-o", mine, check=False)
+    assert result.returncode == 2 and "holds files generate_sample did not write" in result.stdout
+    assert (mine / "holiday.jpg").read_bytes() == b"precious"
+    run_tao("classification", "generate_sample", "-o", tmp_path / "sample", "--per_class", "1,1,1")
+    run_tao("classification", "generate_sample", "-o", tmp_path / "sample", "--per_class", "1,1,1")  # ours: again is fine
+    model = tmp_path / "model.pth"
+    model.write_bytes(b"trained weights")
+    for command in (("prune", "-m", model, "-o", model), ("export", "-m", model, "-o", model)):
+        result = run_tao("classification", *command, check=False)
+        assert result.returncode == 2 and "is also an input of this command" in result.stdout, result.stdout
+    assert model.read_bytes() == b"trained weights"

@@ -49,3 +49,15 @@ def test_colour_steps_and_boxes_leaving_the_image():
     spec.spatial.translation.translate_x = 0
     image, kept = augment_image(Image.new("RGB", (100, 50), (100, 100, 100)), [KittiObject("a", 10, 10, 20, 20)], spec)
     assert image.getpixel((50, 25)) in ((92, 92, 92), (93, 93, 93)) and len(kept) == 1
+
+
+def test_augment_refuses_to_write_over_its_source(tmp_path):
+    from conftest import run_tao
+
+    images, labels = tmp_path / "data" / "images", tmp_path / "data" / "labels"
+    images.mkdir(parents=True)
+    labels.mkdir()
+    spec = tmp_path / "aug.yaml"
+    spec.write_text(f"dataset: {{image_dir: {images}, label_dir: {labels}}}\n")
+    result = run_tao("augment", "-e", spec, "-o", tmp_path / "data", check=False)
+    assert result.returncode == 2 and "is also an input of this command" in result.stdout, result.stdout

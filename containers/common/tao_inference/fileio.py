@@ -3,9 +3,11 @@ so a crash (or kill -9) never leaves a half-written checkpoint, report or model 
 
 import contextlib
 import errno
+import fcntl
 import json
 import os
 import shutil
+import socket
 import tempfile
 from pathlib import Path
 
@@ -48,6 +50,40 @@ def path_inside(folder, relative, where):
     if not (path.resolve() == root or root in path.resolve().parents):
         raise UserError(f"{where}: '{relative}' leads outside {folder}; name files inside it (relative, no '..')")
     return path
+
+
+def refuse_overwriting_inputs(outputs, inputs, flag):
+    """A user error when an output path of a command is one of its inputs: writing it would destroy the input."""
+    for output in map(Path, outputs):
+        for source in map(Path, inputs):
+            if output.resolve() == source.resolve():
+                raise UserError(f"{flag} {output} is also an input of this command ({source}); writing it would "
+                                "destroy the input: choose another output path")
+
+
+@contextlib.contextmanager
+def exclusive_run(results_dir, what):
+    """Hold RESULTS_DIR/.lock (an flock, released by the kernel when the process ends, even by kill -9) while a run
+    writes there: a second run into the same folder is refused, naming the first one's PID."""
+    make_dirs(results_dir)
+    handle = open(Path(results_dir) / ".lock", "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise UserError(f"{results_dir} is in use by a running {what} ({holder}); wait for it to finish or stop it, "
+                        "or choose another results dir") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"PID {os.getpid()} on {socket.gethostname()}")
+    handle.flush()
+    try:
+        yield
+    finally:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
 
 
 def _refused(exc, path, what):

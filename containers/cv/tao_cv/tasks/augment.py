@@ -9,7 +9,7 @@ from rich.console import Console
 from ..data.augment import augment_image
 from tao_inference.data.kitti import pair_images_and_labels, read_kitti, write_kitti
 from tao_inference.errors import UserError
-from tao_inference.fileio import atomic_path
+from tao_inference.fileio import atomic_path, refuse_overwriting_inputs
 from tao_inference.spec import dump_spec, load_spec
 from tao_inference.spec.schemas import AugmentSpec
 
@@ -23,6 +23,8 @@ def generate(args):
     out = Path(args.output_dir or spec.output_dir or "")
     if str(out) in ("", "."):
         raise UserError("augment: pass -o OUTPUT_DIR or set output_dir")
+    refuse_overwriting_inputs([out, out / "images", out / "labels"], [spec.dataset.image_dir, spec.dataset.label_dir],
+                              "-o / output_dir")
     pairs = pair_images_and_labels(spec.dataset.image_dir, spec.dataset.label_dir)
     boxes_in = boxes_out = 0
     for image_path, label_path in pairs:

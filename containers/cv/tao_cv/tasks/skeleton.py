@@ -6,6 +6,7 @@ Every subcommand that writes results records its run in status.json through `tao
 alone: STARTED, RUNNING, SUCCESS or FAILURE, the same for every task."""
 
 import argparse
+import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -14,9 +15,9 @@ from rich.console import Console
 from rich.table import Table
 
 from tao_inference import commands, preprocess
-from tao_inference.contract import attach_contract, make_contract
+from tao_inference.contract import attach_contract, make_contract, sidecar_path
 from tao_inference.errors import UserError
-from tao_inference.fileio import require_folder, write_json
+from tao_inference.fileio import exclusive_run, refuse_overwriting_inputs, require_folder, write_json
 from tao_inference.spec import dump_spec, load_spec
 from tao_inference.status import run_status
 from ..engine import distributed
@@ -81,6 +82,15 @@ def train(adapter, args):
     spec = load_spec(adapter.inference.spec_class, args.experiment_spec, args.overrides)
     check_unused_keys(adapter, spec)
     results_dir = Path(args.results_dir or spec.results_dir)
+    # One run per results dir: rank 0 holds its lock (a crashed run's lock is gone with its process).
+    with (exclusive_run(results_dir, "training") if distributed.is_main() else contextlib.nullcontext()):
+        summary = _train(adapter, spec, results_dir)
+    monitor = adapter.monitor
+    console.print(f"Done. best val {monitor} {summary['best_' + monitor]:.4f} @ epoch {summary['best_epoch']} "
+                  f"→ {summary['best_weights']}")
+
+
+def _train(adapter, spec, results_dir):
     if distributed.is_main():
         dump_spec(spec, results_dir / "experiment.yaml")
     with run_status(results_dir, "training") as status:
@@ -100,18 +110,16 @@ def train(adapter, args):
             predictor = TorchPredictor(model, info, adapter.decoder_params(model, info))
             return adapter.inference.kind.validation_metrics(predictor, data.val, spec)
 
-        summary = fit(model, train_loader=train_loader, validate=validate, loss_fn=adapter.loss(spec, info),
-                      spec=spec.train, results_dir=results_dir, info=info, monitor=adapter.monitor, status=status,
-                      heads=adapter.trained_heads(model))
-    monitor = adapter.monitor
-    console.print(f"Done. best val {monitor} {summary['best_' + monitor]:.4f} @ epoch {summary['best_epoch']} "
-                  f"→ {summary['best_weights']}")
+        return fit(model, train_loader=train_loader, validate=validate, loss_fn=adapter.loss(spec, info),
+                   spec=spec.train, results_dir=results_dir, info=info, monitor=adapter.monitor, status=status,
+                   heads=adapter.trained_heads(model))
 
 
 def prune(adapter, args):
     """TAO-style pruning of a checkpoint: a pruned checkpoint (retrain it) and `prune_report.json` beside it."""
     resolve_prune_flags(args, adapter.inference.spec_class)
     output = Path(args.output)
+    refuse_overwriting_inputs([output], [args.model], "-o")
     with run_status(output.parent, "pruning") as status:
         payload = read_task_checkpoint(adapter, args.model)
         model = model_from_checkpoint(payload, adapter.rebuild).eval()
@@ -209,6 +217,8 @@ def quantize_checked(adapter, spec, info, fp32, output, batches, num_outputs):
 def export(adapter, args):
     spec = load_spec(adapter.inference.spec_class, args.experiment_spec, args.overrides)
     output = Path(args.output)
+    written = [output, sidecar_path(output)] + ([output.with_name(output.stem + "_fp32.onnx")] if args.data_type == "int8" else [])
+    refuse_overwriting_inputs(written + ([args.cal_cache_file] if args.cal_cache_file else []), [args.model], "-o")
     with run_status(output.parent, "export") as status:
         payload = read_task_checkpoint(adapter, args.model)
         model = model_from_checkpoint(payload, adapter.rebuild).eval()
