@@ -58,7 +58,7 @@ def _task_help(task, group):
 
 def info(runtime_name):
     from .images import DEFAULT_IMAGES, image_for
-    from .mounts import load_mounts, mounts_file
+    from .mounts import load_mounts
     from .runtimes.docker import connect, image_present
 
     print(f"tao {__version__}")
@@ -80,7 +80,7 @@ def info(runtime_name):
         else:
             print(f"mounts file: {config.path} — not found (containers then see no host folder)")
     except LauncherError as exc:
-        print(f"mounts file: {mounts_file()} — INVALID: {exc}")
+        print(f"mounts file: INVALID — {exc}")
     runtime, reason, _ = choose_runtime(runtime_name)
     print(f"runtime: {reason}")
     sys.stdout.flush()

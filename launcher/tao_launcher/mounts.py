@@ -37,7 +37,13 @@ class MountsConfig:
 
 
 def mounts_file() -> Path:
-    return Path(os.environ.get(MOUNTS_ENV) or "~/.tao_mounts.json").expanduser()
+    """The mounts file: LAUNCHER_MOUNTS, else ~/.tao_mounts.json. A LAUNCHER_MOUNTS naming no file is a mistake,
+    not "no mounts"."""
+    path = Path(os.environ.get(MOUNTS_ENV) or "~/.tao_mounts.json").expanduser()
+    if os.environ.get(MOUNTS_ENV) and not path.exists():
+        raise LauncherError(f"{MOUNTS_ENV}={os.environ[MOUNTS_ENV]}: no such file; point it at your mounts file "
+                            "or unset it to use ~/.tao_mounts.json")
+    return path
 
 
 def _unknown(where, key, valid):
@@ -74,6 +80,10 @@ def load_mounts(path: Path | None = None) -> MountsConfig:
         data = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
         raise LauncherError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON ({exc.msg})") from None
+    except UnicodeDecodeError as exc:
+        raise LauncherError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8 JSON") from None
+    except OSError as exc:
+        raise LauncherError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     if not isinstance(data, dict):
         raise LauncherError(f"{path}: the top level must be an object with keys {', '.join(TOP_KEYS)}")
     for key in data:

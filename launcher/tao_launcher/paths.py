@@ -1,7 +1,8 @@
 """Host paths → container paths, through the mounts of `~/.tao_mounts.json`.
 
-A task's path flags, path-like `key=value` overrides and the paths inside its `-e` spec file are rewritten to
-where the container sees them. A path under no mount is refused before any container starts, naming the mount
+A task's path flags, path-valued keys (in `key=value` overrides and inside its `-e` spec file, existing yet or
+not) and other path-like values are rewritten to where the container sees them; a relative path resolves against
+the working directory, so with the working directory outside every mount it is refused too. A path under no mount is refused before any container starts, naming the mount
 to add: a container silently writing into its own throw-away filesystem is how results get lost.
 """
 
@@ -16,6 +17,21 @@ PATH_FLAGS = {"-e", "--experiment_spec", "--experiment_spec_file", "-r", "--resu
               "--cal_image_dir", "--cal_cache_file", "--cal_data_file"}
 SPEC_FLAGS = {"-e", "--experiment_spec", "--experiment_spec_file"}
 SPEC_MOUNT_DIR = PurePosixPath("/tao/specs")  # where a spec file outside every mount is shown to the container
+# Spec keys whose value is a file or folder, by their last name: the schemas mark these fields `path=True`, and a
+# test checks the two agree (tests/unit/test_launcher_mounts.py). Their values are translated whether or not they
+# exist yet — a results_dir never does — except a registry name or a URL (`model.pretrained: imagenet`).
+PATH_KEY_NAMES = {"results_dir", "root", "image_root", "index", "checkpoint", "pruned_model", "pretrained"}
+PATH_KEY_SUFFIXES = ("_dir", "_file", "_list")
+
+
+def is_path_key(key: str) -> bool:
+    name = key.rsplit(".", 1)[-1]
+    return name in PATH_KEY_NAMES or name.endswith(PATH_KEY_SUFFIXES)
+
+
+def is_path_value(value: str) -> bool:
+    """A path key's value that names a file: not empty, not a URL, not the registry's `imagenet`."""
+    return bool(value) and value != "imagenet" and "://" not in value and "\n" not in value
 
 
 class PathTranslator:
@@ -93,7 +109,8 @@ def translate_args(args, translator):
             else:
                 container = translator.translate(value, f"{flag}")
             out += [f"{flag}={container}"] if eq else [flag, container]
-        elif not arg.startswith("-") and eq and "." in flag and looks_like_path(inline, translator.cwd):
+        elif not arg.startswith("-") and eq and ((is_path_key(flag) and is_path_value(inline))
+                                                 or ("." in flag and looks_like_path(inline, translator.cwd))):
             out.append(f"{flag}={translator.translate(inline, f'override {flag}')}")
         else:
             out.append(arg)
@@ -120,7 +137,8 @@ def translate_spec_text(spec_path: Path, translator) -> str:
         elif isinstance(node, yaml.SequenceNode):
             for index, item in enumerate(node.value):
                 walk(item, f"{key}[{index}]")
-        elif isinstance(node, yaml.ScalarNode) and node.tag.endswith(":str") and looks_like_path(node.value, translator.cwd):
+        elif isinstance(node, yaml.ScalarNode) and node.tag.endswith(":str") and (
+                (is_path_key(key) and is_path_value(node.value)) or looks_like_path(node.value, translator.cwd)):
             where = f"{spec_path}:{node.start_mark.line + 1}: key '{key}':"
             replacements.append((node.start_mark.index, node.end_mark.index, translator.translate(node.value, where)))
 

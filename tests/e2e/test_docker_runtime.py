@@ -191,3 +191,20 @@ def test_info_and_auto_choose_docker(engine, workspace):
     assert f"runtime: docker (engine reachable, image {IMAGE} found)" in out and "tao_cv worker" in out
     code, out = tao("info", mounts=mounts, TAO_CONFIG=str(exp / "config.json"), TAO_DOCKER_REGISTRY="nowhere.example")
     assert "local (Docker engine found, but image nowhere.example/tao-toolkit-oss/cv:0.1.0 is not built" in out
+
+
+def test_without_a_mounts_file_auto_runs_locally_and_docker_says_how_to_make_one(tmp_path):
+    env = {key: value for key, value in os.environ.items() if key not in ("TAO_DOCKER_DISABLE", "LAUNCHER_MOUNTS")}
+    env.update({"HOME": str(tmp_path), "COLUMNS": "200"})  # no ~/.tao_mounts.json there
+    out = subprocess.run([TAO, "classification", "generate_sample", "-o", tmp_path / "s", "--per_class", "1,1,1"],
+                         env=env, capture_output=True, text=True)
+    assert out.returncode == 0 and (tmp_path / "s" / "README.txt").is_file(), out.stdout + out.stderr
+    assert f"tao: runtime local (Docker engine found, but no mounts file {tmp_path}/.tao_mounts.json" in \
+        " ".join(out.stderr.split())
+    out = subprocess.run([TAO, "--runtime", "docker", "classification", "generate_sample", "-o", tmp_path / "t"],
+                         env=env, capture_output=True, text=True)
+    assert out.returncode == 2 and "no mounts file" in out.stderr and '"Mounts": [{"source":' in out.stderr
+    env["LAUNCHER_MOUNTS"] = str(tmp_path / "absent.json")
+    out = subprocess.run([TAO, "--runtime", "docker", "classification", "generate_sample", "-o", tmp_path / "t"],
+                         env=env, capture_output=True, text=True)
+    assert out.returncode == 2 and f"LAUNCHER_MOUNTS={tmp_path}/absent.json: no such file" in out.stderr, out.stderr

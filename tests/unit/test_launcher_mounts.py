@@ -61,8 +61,10 @@ def test_args_are_translated_and_outside_paths_refused(tmp_path):
     args, specs = translate_args(["-e", str(spec), "-r", "runs/a", "--model=nested/m.pth", "-pth", "0.5",
                                   "dataset.root=data", "model.backbone=resnet18", "model.pruned_model=./nested/p.pth"],
                                  translator)
+    # path-valued keys are translated whether or not they exist yet (dataset.root=data does not)
     assert args == ["-e", "/workspace/exp/spec.yaml", "-r", "/workspace/exp/runs/a", "--model=/nested/m.pth",
-                    "-pth", "0.5", "dataset.root=data", "model.backbone=resnet18", "model.pruned_model=/nested/p.pth"]
+                    "-pth", "0.5", "dataset.root=/workspace/exp/data", "model.backbone=resnet18",
+                    "model.pruned_model=/nested/p.pth"]
     assert specs == [(spec, "/workspace/exp/spec.yaml")]
     assert translator.working_dir() == "/workspace/exp"
     with pytest.raises(LauncherError, match=r"-o .*/elsewhere/out.onnx is outside every mount in mounts.json.*"
@@ -79,7 +81,7 @@ def test_spec_paths_are_translated_in_place(tmp_path):
     spec = tmp_path / "exp" / "spec.yaml"
     spec.write_text(f"""dataset:
   root: ./data        # relative to the working directory
-  image_root: data    # a bare name stays as written: the container's working directory is the same folder
+  image_root: data    # a bare name of a path key, not there yet: translated all the same
   test_list: '{tmp_path}/exp/nested/test.txt'
 model:
   backbone: resnet18
@@ -87,12 +89,51 @@ model:
 """)
     text = translate_spec_text(spec, translator)
     assert text.splitlines()[1] == '  root: "/workspace/exp/data"        # relative to the working directory'
-    assert text.splitlines()[2] == spec.read_text().splitlines()[2]
+    assert text.splitlines()[2].startswith('  image_root: "/workspace/exp/data"')
     assert text.splitlines()[3] == '  test_list: "/nested/test.txt"'
     assert text.splitlines()[4:] == spec.read_text().splitlines()[4:]
     spec.write_text("dataset:\n  root: /var/data\n")
     with pytest.raises(LauncherError, match=r"spec.yaml:2: key 'dataset.root': /var/data is outside every mount"):
         translate_spec_text(spec, translator)
+
+
+def test_a_relative_results_dir_with_the_working_directory_outside_the_mounts_is_refused(tmp_path):
+    """`results_dir: lostrun` from a folder no mount holds: the container would write inside itself and the run's
+    results would be lost; refused before anything starts."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (tmp_path / "exp").mkdir()
+    translator = PathTranslator([Mount(tmp_path / "exp", PurePosixPath("/workspace/exp"))], cwd=outside,
+                                mounts_path="mounts.json")
+    spec = tmp_path / "exp" / "spec.yaml"
+    spec.write_text("results_dir: lostrun\nmodel:\n  pretrained: imagenet\n")
+    with pytest.raises(LauncherError, match=r"spec.yaml:1: key 'results_dir': .*outside/lostrun is outside every mount"):
+        translate_spec_text(spec, translator)
+    with pytest.raises(LauncherError, match=r"override results_dir .*outside/lostrun is outside every mount"):
+        translate_args(["results_dir=lostrun"], translator)
+
+
+def test_the_launchers_path_keys_are_the_schemas_path_fields():
+    import dataclasses
+    import typing
+
+    from tao_inference.spec.schemas import AugmentSpec
+    from tao_inference.tasks import TASKS
+    from tao_launcher.paths import is_path_key
+
+    def fields(schema, prefix=""):
+        """(dotted key, field) of every leaf, through sections and lists of sections (dataset.train entries)."""
+        hints = typing.get_type_hints(schema)
+        for f in dataclasses.fields(schema):
+            inner = typing.get_args(hints[f.name])[0] if typing.get_origin(hints[f.name]) is list else hints[f.name]
+            if dataclasses.is_dataclass(inner):
+                yield from fields(inner, f"{prefix}{f.name}.")
+            else:
+                yield prefix + f.name, f
+
+    for schema in [t.spec_class for t in TASKS.values()] + [AugmentSpec]:
+        for key, field in fields(schema):
+            assert is_path_key(key) == field.metadata["path"], key
 
 
 def test_gpu_flags_become_device_requests():

@@ -22,6 +22,7 @@ def choose_runtime(requested="auto", worker="cv"):
         if requested == "docker":
             raise LauncherError("--runtime docker was asked for but TAO_DOCKER_DISABLE is set; unset it")
         return LocalRuntime(), "local (TAO_DOCKER_DISABLE is set)", False
+    from ..mounts import mounts_file
     from .docker import DockerRuntime, connect, image_present
 
     client, why_not = connect()
@@ -30,9 +31,17 @@ def choose_runtime(requested="auto", worker="cv"):
         if client is None:
             raise LauncherError(f"--runtime docker: {why_not}. Start the engine (e.g. `sudo dockerd` or "
                                 "`systemctl start docker`) or use --runtime local")
+        if not mounts_file().exists():  # a container would see no host folder: every path would be refused
+            raise LauncherError(f"--runtime docker: no mounts file {mounts_file()}, so the container would see no host "
+                                "folder. Create it with the folders your data and results live in, e.g. "
+                                '{"Mounts": [{"source": "/home/me/tao-experiments", "destination": '
+                                '"/workspace/tao-experiments"}]}')
         return DockerRuntime(client), f"docker (requested; image {image})", False
     if client is None:
         return LocalRuntime(), f"local ({why_not})", True
+    if not mounts_file().exists():
+        return LocalRuntime(), (f"local (Docker engine found, but no mounts file {mounts_file()}: create it to run "
+                                "tasks in containers)"), True
     if not image_present(client, image):
         return LocalRuntime(), f"local (Docker engine found, but image {image} is not built: docker compose build {worker})", True
     return DockerRuntime(client), f"docker (engine reachable, image {image} found)", False

@@ -16,12 +16,13 @@ from ..errors import UserError
 from ..fileio import write_text
 
 
-def spec_field(default, *, choices=None, min=None, max=None, help=""):
-    """A schema field with validation metadata (choices, inclusive bounds) and a help line.
+def spec_field(default, *, choices=None, min=None, max=None, help="", path=False):
+    """A schema field with validation metadata (choices, inclusive bounds), a help line, and whether its value is a
+    file or folder (`path`: the Docker runtime translates it to the container's path, existing yet or not).
 
     `default` may be a value, a list (copied per instance) or a section dataclass (built per instance).
     """
-    meta = {"choices": choices, "min": min, "max": max, "help": help}
+    meta = {"choices": choices, "min": min, "max": max, "help": help, "path": path}
     if isinstance(default, type) and dataclasses.is_dataclass(default):
         return dataclasses.field(default_factory=default, metadata=meta)
     if isinstance(default, list):

@@ -45,7 +45,7 @@ class TrainSpec:
 
 @dataclass
 class EvaluateSpec:
-    checkpoint: str | None = spec_field(None, help="model to evaluate when -m is not given")
+    checkpoint: str | None = spec_field(None, path=True, help="model to evaluate when -m is not given")
     batch_size: int = spec_field(32, min=1)
     top_k: int = spec_field(5, min=1)
     split: str = spec_field("test", choices=("train", "val", "test"))
@@ -53,8 +53,8 @@ class EvaluateSpec:
 
 @dataclass
 class InferenceSpec:
-    checkpoint: str | None = spec_field(None)
-    image_dir: str | None = spec_field(None, help="folder of images to predict when -i is not given")
+    checkpoint: str | None = spec_field(None, path=True)
+    image_dir: str | None = spec_field(None, path=True, help="folder of images to predict when -i is not given")
     batch_size: int = spec_field(32, min=1)
 
 
@@ -100,11 +100,11 @@ class AugmentationSpec:
 
 @dataclass
 class ClassificationDatasetSpec:
-    root: str | None = spec_field(None, help="folder with train/ val/ test/ subfolders of class folders")
-    image_root: str | None = spec_field(None, help="alternative: images at IMAGE_ROOT/CLASS/FILE ...")
-    train_list: str | None = spec_field(None, help="... listed one CLASS/FILE per line")
-    val_list: str | None = spec_field(None)
-    test_list: str | None = spec_field(None)
+    root: str | None = spec_field(None, path=True, help="folder with train/ val/ test/ subfolders of class folders")
+    image_root: str | None = spec_field(None, path=True, help="alternative: images at IMAGE_ROOT/CLASS/FILE ...")
+    train_list: str | None = spec_field(None, path=True, help="... listed one CLASS/FILE per line")
+    val_list: str | None = spec_field(None, path=True)
+    test_list: str | None = spec_field(None, path=True)
     image_size: int = spec_field(160, min=8)
     mean: list[float] | None = spec_field(None, help="per-channel normalization; default: the backbone's")
     std: list[float] | None = spec_field(None)
@@ -117,12 +117,12 @@ class ClassificationDatasetSpec:
 class StartingWeightsSpec:
     """Where a network's weights start: the model-section keys every task shares."""
     backbone: str = spec_field("resnet18", help="any registered backbone")
-    pretrained: str | None = spec_field(None, help="'imagenet' (backbones that have it), a checkpoint path, or an "
+    pretrained: str | None = spec_field(None, path=True, help="'imagenet' (backbones that have it), a checkpoint path, or an "
                                                    "https/file URL")
     pretrained_sha256: str | None = spec_field(None, help="the file's full sha256 (64 hex digits)")
     pretrained_require_sha256: bool = spec_field(False, help="refuse a URL without model.pretrained_sha256")
     pretrained_allow_http: bool = spec_field(False, help="allow a plain http:// URL (refused by default)")
-    pruned_model: str | None = spec_field(None, help="a pruned model from `prune`: retrain it")
+    pruned_model: str | None = spec_field(None, path=True, help="a pruned model from `prune`: retrain it")
 
 
 @dataclass
@@ -133,7 +133,7 @@ class ClassificationModelSpec(StartingWeightsSpec):
 
 @dataclass
 class ClassificationSpec:
-    results_dir: str = spec_field("results")
+    results_dir: str = spec_field("results", path=True)
     dataset: ClassificationDatasetSpec = spec_field(ClassificationDatasetSpec)
     model: ClassificationModelSpec = spec_field(ClassificationModelSpec)
     train: TrainSpec = spec_field(TrainSpec)
@@ -148,10 +148,10 @@ class ClassificationSpec:
 @dataclass
 class DataSourceSpec:
     format: str = spec_field("kitti", choices=("kitti", "voc", "coco", "yolo"))
-    image_dir: str | None = spec_field(None)
-    label_dir: str | None = spec_field(None, help="kitti: .txt per image; voc: .xml per image; yolo: .txt per image")
-    label_file: str | None = spec_field(None, help="coco: the annotation JSON")
-    list_file: str | None = spec_field(None, help="optional: only the image stems listed (one per line)")
+    image_dir: str | None = spec_field(None, path=True)
+    label_dir: str | None = spec_field(None, path=True, help="kitti: .txt per image; voc: .xml per image; yolo: .txt per image")
+    label_file: str | None = spec_field(None, path=True, help="coco: the annotation JSON")
+    list_file: str | None = spec_field(None, path=True, help="optional: only the image stems listed (one per line)")
     class_names: list[str] = spec_field([], help="yolo: class names by index")
 
 
@@ -174,7 +174,7 @@ class DetectionDatasetSpec:
     train: list[DataSourceSpec] = spec_field([])
     val: list[DataSourceSpec] = spec_field([])
     test: list[DataSourceSpec] = spec_field([])
-    index: str | None = spec_field(None, help="index.json written by dataset_convert; used instead of the sources")
+    index: str | None = spec_field(None, path=True, help="index.json written by dataset_convert; used instead of the sources")
     validation_split: float = spec_field(0.0, min=0.0, max=0.9, help="fraction of train held out when val is empty")
     target_class_mapping: dict[str, str] | None = spec_field(None, help="source class -> target class; unmapped classes are dropped")
     image_width: int = spec_field(640, min=32)
@@ -211,7 +211,7 @@ class PostprocessingSpec:
 
 @dataclass
 class DetectionEvaluateSpec:
-    checkpoint: str | None = spec_field(None)
+    checkpoint: str | None = spec_field(None, path=True)
     batch_size: int = spec_field(8, min=1)
     split: str = spec_field("test", choices=("train", "val", "test"))
     iou_threshold: float = spec_field(0.5, min=0.05, max=0.95)
@@ -220,8 +220,8 @@ class DetectionEvaluateSpec:
 
 @dataclass
 class DetectionInferenceSpec:
-    checkpoint: str | None = spec_field(None)
-    image_dir: str | None = spec_field(None)
+    checkpoint: str | None = spec_field(None, path=True)
+    image_dir: str | None = spec_field(None, path=True)
     batch_size: int = spec_field(8, min=1)
     min_confidence: float = spec_field(0.3, min=0.0, max=1.0, help="boxes drawn and written at or above this")
 
@@ -229,7 +229,7 @@ class DetectionInferenceSpec:
 @dataclass
 class DetectionSpec:
     """The sections every detection network shares; a network's spec adds its `model` and `postprocessing`."""
-    results_dir: str = spec_field("results")
+    results_dir: str = spec_field("results", path=True)
     dataset: DetectionDatasetSpec = spec_field(DetectionDatasetSpec)
     train: TrainSpec = spec_field(TrainSpec)
     evaluate: DetectionEvaluateSpec = spec_field(DetectionEvaluateSpec)
@@ -336,14 +336,14 @@ class BlurSpec:
 
 @dataclass
 class AugmentDatasetSpec:
-    image_dir: str | None = spec_field(None)
-    label_dir: str | None = spec_field(None, help="KITTI labels, one .txt per image")
+    image_dir: str | None = spec_field(None, path=True)
+    label_dir: str | None = spec_field(None, path=True, help="KITTI labels, one .txt per image")
 
 
 @dataclass
 class AugmentSpec:
     dataset: AugmentDatasetSpec = spec_field(AugmentDatasetSpec)
-    output_dir: str | None = spec_field(None, help="writes OUTPUT/images and OUTPUT/labels (-o overrides)")
+    output_dir: str | None = spec_field(None, path=True, help="writes OUTPUT/images and OUTPUT/labels (-o overrides)")
     spatial: SpatialSpec = spec_field(SpatialSpec)
     color: ColorSpec = spec_field(ColorSpec)
     blur: BlurSpec = spec_field(BlurSpec)
