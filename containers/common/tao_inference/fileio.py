@@ -41,6 +41,26 @@ def require_folder(path, what, expected=""):
     return path
 
 
+def read_text(path, what):
+    """A text file's content; a folder, a missing or unreadable file, or bytes that are not UTF-8 are a user error
+    naming the file (`what`: the flag or key that named it)."""
+    path = Path(path)
+    if path.is_dir():
+        raise UserError(f"{what}: {path} is a directory, not a file")
+    if path.exists() and not path.is_file():
+        raise UserError(f"{what}: {path} is not a regular file (a device or a pipe?); give a text file")
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError(f"{what}: file {path} does not exist") from None
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[:exc.start].count(b"\n") + 1
+        raise UserError(f"{path}:{line}: not UTF-8 text (byte {exc.start}: {exc.object[exc.start:exc.start + 1]!r}); "
+                        "save the file as UTF-8") from None
+    except OSError as exc:
+        raise UserError(f"{what}: cannot read {path} ({exc.strerror or exc})") from None
+
+
 def path_inside(folder, relative, where):
     """`folder / relative`, refused when `relative` leads out of `folder` (an absolute path, `..`): a dataset's
     entries name files of its own folder. `where`: the file and line or key to name."""

@@ -13,7 +13,7 @@ from pathlib import Path
 from PIL import Image
 
 from ..errors import UserError
-from ..fileio import make_dirs, path_inside, require_folder
+from ..fileio import make_dirs, path_inside, read_text, require_folder
 from .kitti import IMAGE_SUFFIXES, KittiObject, keep_valid, write_kitti
 
 
@@ -60,7 +60,7 @@ def read_coco(annotation_file, image_dir):
     `categories` (id, name). Crowd annotations are skipped, as COCO's own evaluation ignores them."""
     annotation_file = Path(annotation_file)
     try:
-        data = json.loads(annotation_file.read_text())
+        data = json.loads(read_text(annotation_file, "label_file"))
         categories = {c["id"]: c["name"].strip().lower() for c in data["categories"]}
         image_files = {i["id"]: i["file_name"] for i in data["images"]}
     except FileNotFoundError:
@@ -102,16 +102,21 @@ def read_yolo(label_dir, image_dir, class_names):
         if label.is_file():
             with Image.open(image) as img:
                 width, height = img.size
-            for number, line in enumerate(label.read_text().splitlines(), start=1):
+            for number, line in enumerate(read_text(label, "label_dir").splitlines(), start=1):
                 fields = line.split()
                 if not fields:
                     continue
                 try:
                     index, cx, cy, w, h = int(fields[0]), *(float(v) for v in fields[1:5])
-                    name = class_names[index]
+                    if not 0 <= index < len(class_names) or len(fields) != 5:
+                        raise IndexError
                 except (ValueError, IndexError):
-                    raise UserError(f"{label}:{number}: a YOLO line is `class_index cx cy w h` with class_index < "
-                                    f"{len(class_names)}: {line.strip()!r}") from None
+                    raise UserError(f"{label}:{number}: a YOLO line is `class_index cx cy w h` with 0 <= class_index < "
+                                    f"{len(class_names)} (dataset class_names): {line.strip()!r}") from None
+                if not all(0.0 <= v <= 1.0 for v in (cx, cy, w, h)):
+                    raise UserError(f"{label}:{number}: YOLO coordinates are fractions of the image (0 to 1), got "
+                                    f"{line.strip()!r}; pixel values need converting")
+                name = class_names[index]
                 objects.append(KittiObject(name.lower(), (cx - w / 2) * width, (cy - h / 2) * height,
                                            (cx + w / 2) * width, (cy + h / 2) * height))
         result[image] = keep_valid(objects, label)

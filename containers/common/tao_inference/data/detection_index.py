@@ -9,6 +9,7 @@ from pathlib import Path
 from PIL import Image, UnidentifiedImageError
 
 from ..errors import UserError
+from ..fileio import read_text
 from .converters import read_coco, read_voc, read_yolo
 from .kitti import KittiObject, pair_images_and_labels, read_kitti
 
@@ -16,10 +17,7 @@ SPLITS = ("train", "val", "test")
 
 
 def _stems(list_file):
-    path = Path(list_file)
-    if not path.is_file():
-        raise UserError(f"list_file {path} not found")
-    return [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    return [line.strip() for line in read_text(list_file, "list_file").splitlines() if line.strip()]
 
 
 def load_source(source):
@@ -57,6 +55,11 @@ def build_index(dataset_spec, seed=42):
         for source in getattr(dataset_spec, split):
             merged.update(load_source(source))
         splits[split] = map_classes(merged, dataset_spec.target_class_mapping)
+        if merged and dataset_spec.target_class_mapping and not any(splits[split].values()) and any(merged.values()):
+            found = sorted({o.name for objects in merged.values() for o in objects})
+            raise UserError(f"dataset.target_class_mapping maps none of the classes of dataset.{split} "
+                            f"({', '.join(found[:8])}), so it would train on no boxes; its keys are "
+                            f"{', '.join(sorted(dataset_spec.target_class_mapping))} — fix their spelling")
     if not splits["train"]:
         raise UserError("dataset.train lists no images: give at least one source (format, image_dir, label_dir)")
     if not splits["val"] and dataset_spec.validation_split > 0:

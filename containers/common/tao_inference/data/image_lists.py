@@ -7,7 +7,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from ..errors import UserError
-from ..fileio import path_inside, require_folder
+from ..fileio import path_inside, read_text, require_folder
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png"}
 _console = Console(stderr=True)
@@ -22,7 +22,11 @@ def scan_split_folder(split_dir, key):
     split_dir = require_folder(split_dir, key, expected=f" (expected {split_dir}/<class>/<image>)")
     samples = []
     for class_dir in sorted(p for p in split_dir.iterdir() if p.is_dir()):
-        samples += [(path, class_dir.name) for path in list_images(class_dir)]
+        images = list_images(class_dir)
+        if not images:
+            _console.print(f"[yellow]warning:[/] {escape(str(class_dir))} holds no images (.jpg/.jpeg/.png): "
+                           "not a class of this split")
+        samples += [(path, class_dir.name) for path in images]
     if not samples:
         raise UserError(f"{key}: no images (.jpg/.jpeg/.png) under {split_dir}/<class>/")
     return samples
@@ -32,10 +36,8 @@ def read_split_list(image_root, list_file, key):
     """Samples from a list file with one `CLASS/FILE` per line, relative to `image_root`."""
     image_root, list_file = Path(image_root), Path(list_file)
     require_folder(image_root, "dataset.image_root")
-    if not list_file.is_file():
-        raise UserError(f"{key}: file {list_file} does not exist")
     samples = []
-    for number, line in enumerate(list_file.read_text().splitlines(), 1):
+    for number, line in enumerate(read_text(list_file, key).splitlines(), 1):
         entry = line.strip()
         if not entry or entry.startswith("#"):
             continue

@@ -6,12 +6,13 @@ Class names are lowercased. A box with x1 >= x2 or y1 >= y2 is skipped with a wa
 a line that cannot be parsed is an error naming file and line.
 """
 
+import math
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import UserError
-from ..fileio import require_folder, write_text
+from ..fileio import read_text, require_folder, write_text
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 
@@ -60,6 +61,8 @@ def parse_kitti(text, source="<labels>"):
             score = float(fields[15]) if len(fields) == 16 else None
         except ValueError:
             raise UserError(f"{source}:{number}: fields 2-15 of a KITTI line must be numbers: {raw.strip()!r}") from None
+        if not all(math.isfinite(v) for v in (x1, y1, x2, y2)):
+            raise UserError(f"{source}:{number}: box coordinates must be finite numbers: {raw.strip()!r}")
         if x1 >= x2 or y1 >= y2:
             warnings.warn(f"{source}:{number}: skipping box with x1>=x2 or y1>=y2 ({x1}, {y1}, {x2}, {y2})",
                           DegenerateBoxWarning, stacklevel=2)
@@ -81,7 +84,7 @@ def read_kitti(path):
     path = Path(path)
     if not path.is_file():
         raise UserError(f"label file {path} not found")
-    return parse_kitti(path.read_text(), source=str(path))
+    return parse_kitti(read_text(path, "label_dir"), source=str(path))
 
 
 def write_kitti(path, objects):

@@ -6,6 +6,7 @@ and says what is expected; unknown keys get the nearest valid key as a suggestio
 
 import dataclasses
 import difflib
+import math
 import types
 import typing
 from pathlib import Path
@@ -13,7 +14,7 @@ from pathlib import Path
 import yaml
 
 from ..errors import UserError
-from ..fileio import write_text
+from ..fileio import read_text, write_text
 
 
 def spec_field(default, *, choices=None, min=None, max=None, help="", path=False):
@@ -30,7 +31,7 @@ def spec_field(default, *, choices=None, min=None, max=None, help="", path=False
     return dataclasses.field(default=default, metadata=meta)
 
 
-def _line_index(node, prefix="", index=None, raw=None):
+def _line_index(node, source, prefix="", index=None, raw=None):
     """Map dotted keys to 1-based line numbers, and plain (unquoted) scalar values to the text as written, from a
     composed YAML node tree."""
     index = {} if index is None else index
@@ -38,10 +39,13 @@ def _line_index(node, prefix="", index=None, raw=None):
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             key = f"{prefix}{key_node.value}"
+            if key in index:  # YAML keeps the last silently: a spec that says two things is a mistake
+                raise UserError(f"{source}:{key_node.start_mark.line + 1}: key '{key}' is given twice (first on line "
+                                f"{index[key]}); keep one")
             index[key] = key_node.start_mark.line + 1
             if isinstance(value_node, yaml.ScalarNode) and value_node.style is None:
                 raw[key] = value_node.value
-            _line_index(value_node, key + ".", index, raw)
+            _line_index(value_node, source, key + ".", index, raw)
     return index, raw
 
 
@@ -125,13 +129,18 @@ def _coerce(value, tp, key, ctx):
         if isinstance(value, int) and not isinstance(value, bool):
             return value
     elif tp is float:
+        number = None
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):  # YAML 1.1 reads 1e-3 (no dot) as a string
+            number = float(value)
+        elif isinstance(value, str):  # YAML 1.1 reads 1e-3 (no dot) as a string
             try:
-                return float(value)
+                number = float(value)
             except ValueError:
                 pass
+        if number is not None:
+            if not math.isfinite(number):
+                ctx.fail(key, f"'{key}' is {value!r}; expected a finite number")
+            return number
     elif tp is str:
         if isinstance(value, str):
             return value
@@ -194,10 +203,8 @@ def load_spec(schema, path=None, overrides=()):
     source = ""
     if path is not None:
         spec_path = Path(path)
-        if not spec_path.is_file():
-            raise UserError(f"spec file {path} does not exist (pass an existing YAML file with -e)")
         source = str(spec_path)
-        text = spec_path.read_text()
+        text = read_text(spec_path, "-e")
         try:
             node = yaml.compose(text)
             loaded = yaml.safe_load(text)
@@ -209,7 +216,7 @@ def load_spec(schema, path=None, overrides=()):
             loaded = {}
         if not isinstance(loaded, dict):
             raise UserError(f"{source}: a spec must be a mapping of sections (dataset:, model:, train: ...)")
-        lines, raw_scalars = _line_index(node)
+        lines, raw_scalars = _line_index(node, source)
         data = loaded
     ctx = _Context(source, lines, raw_scalars)
     for override in overrides:

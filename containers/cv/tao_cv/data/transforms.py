@@ -5,6 +5,8 @@ the torch-free core's `tao_inference.preprocess` (PIL resize), which an exported
 import torch
 from torchvision.transforms import v2
 
+from tao_inference.errors import UserError
+
 
 def eval_transform(image_size, mean, std):
     return v2.Compose([
@@ -16,7 +18,11 @@ def eval_transform(image_size, mean, std):
 
 
 def train_transform(image_size, mean, std, aug):
-    steps = [v2.ToImage(), v2.RandomResizedCrop(image_size, scale=tuple(aug.random_resized_crop_scale), antialias=True)]
+    scale = aug.random_resized_crop_scale
+    if len(scale) != 2 or not 0 < scale[0] <= scale[1]:
+        raise UserError(f"dataset.augmentation.random_resized_crop_scale: {scale} — expected [low, high] with "
+                        "0 < low <= high <= 1, e.g. [0.6, 1.0]")
+    steps = [v2.ToImage(), v2.RandomResizedCrop(image_size, scale=tuple(scale), antialias=True)]
     if aug.horizontal_flip > 0:
         steps.append(v2.RandomHorizontalFlip(aug.horizontal_flip))
     if aug.vertical_flip > 0:

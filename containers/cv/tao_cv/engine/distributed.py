@@ -9,6 +9,7 @@ Two halves:
   so the engine has one code path.
 """
 
+import argparse
 import datetime
 import json
 import os
@@ -156,12 +157,28 @@ def add_arguments(parser):
     group = parser.add_argument_group("multi-GPU / multi-node (torchrun)")
     group.add_argument("--gpus", help="processes on this node, one per GPU: a number or 'all' (default 1)")
     group.add_argument("--gpu_index", help="GPUs to use, e.g. 0,2 (one process each)")
-    group.add_argument("--nproc_per_node", type=int,
+    group.add_argument("--nproc_per_node", type=bounded_int(1),
                        help="processes on this node whatever the device (e.g. 2 CPU processes, gloo)")
-    group.add_argument("--num_nodes", type=int, help="machines in the run (env NUM_NODES or WORLD_SIZE; default 1)")
-    group.add_argument("--node_rank", type=int, help="this machine's index, 0 = master (env NODE_RANK)")
+    group.add_argument("--num_nodes", type=bounded_int(1), help="machines in the run (env NUM_NODES or WORLD_SIZE; default 1)")
+    group.add_argument("--node_rank", type=bounded_int(0), help="this machine's index, 0 = master (env NODE_RANK)")
     group.add_argument("--master_addr", help="address of node 0 (env MASTER_ADDR; default 127.0.0.1)")
-    group.add_argument("--master_port", type=int, help="free TCP port on node 0 (env MASTER_PORT; default 29500)")
+    group.add_argument("--master_port", type=bounded_int(1, 65535), help="free TCP port on node 0 (env MASTER_PORT; default 29500)")
+
+
+def bounded_int(low, high=None):
+    """An argparse type: an integer in [low, high], else argparse's error naming the flag and the range."""
+
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"{value} is out of range; expected {low}"
+                                             + (f" to {high}" if high is not None else " or more"))
+        return value
+
+    return parse
 
 
 def _from_env(name, kind=str):

@@ -146,7 +146,11 @@ def fit(model, *, train_loader, validate, loss_fn, spec, results_dir, info, moni
 
     latest = ckpt_dir / "latest.pth"
     if spec.resume and latest.is_file():
-        state = read_checkpoint(latest)
+        try:
+            state = read_checkpoint(latest)
+        except UserError as exc:
+            raise UserError(f"cannot resume: {exc}. Start over with train.resume=false, or copy an intact "
+                            f"{ckpt_dir}/epoch_NNN.pth over {latest}") from None
         try:
             model.load_state_dict(state["state_dict"])
             optimizer.load_state_dict(state["optimizer"])
@@ -185,6 +189,10 @@ def fit(model, *, train_loader, validate, loss_fn, spec, results_dir, info, moni
                 progress.update(bar, advance=1, **shown)
 
             stats = train_one_epoch(net, train_loader, loss_fn, optimizer, scheduler, device, scaler, on_step)
+        if not math.isfinite(stats["train_loss"]):
+            raise UserError(f"training diverged: the loss is {stats['train_loss']} in epoch {epoch + 1}; lower "
+                            f"train.optimizer.lr (now {spec.optimizer.lr:g}), or check the labels and "
+                            "dataset.mean/std (no checkpoint of this epoch was written)")
         metrics = distributed.from_rank0(validate(model) if main else None)
         row = {"epoch": epoch + 1, "train_loss": round(stats["train_loss"], 5),
                **{f"val_{k}": round(v, 5) for k, v in metrics.items()}, "lr": optimizer.param_groups[0]["lr"],

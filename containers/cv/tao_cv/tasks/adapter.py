@@ -108,3 +108,13 @@ def parse_counts(text, flag, example):
     if len(counts) != 3 or min(counts) < 1:
         raise UserError(f"{flag} '{text}': expected three positive counts TRAIN,VAL,TEST (e.g. {example})")
     return counts
+
+
+def normalization(dataset_spec, backbone):
+    """(mean, std) of the spec (`dataset.mean/std`), else the backbone's: three values each, std above zero."""
+    mean, std = tuple(dataset_spec.mean or backbone.mean), tuple(dataset_spec.std or backbone.std)
+    if len(mean) != 3 or len(std) != 3:
+        raise UserError(f"dataset.mean {list(mean)} / dataset.std {list(std)}: give three values each (R, G, B)")
+    if min(std) <= 0:
+        raise UserError(f"dataset.std {list(std)}: every value must be above 0 (pixels are divided by it)")
+    return mean, std

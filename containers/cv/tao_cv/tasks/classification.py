@@ -6,13 +6,14 @@ from rich.console import Console
 
 from tao_inference.contract import ModelInfo
 from tao_inference.data.image_lists import check_images, split_samples
+from tao_inference.errors import UserError
 from tao_inference.tasks import TASKS
 from ..data.classification import ImageClassificationDataset
 from ..data.sample import generate_sample
 from ..data.transforms import train_transform
 from ..models import build_classifier, get_backbone
 from ..models.registry import classifier_head
-from .adapter import TaskAdapter, TrainingData, parse_counts
+from .adapter import TaskAdapter, TrainingData, normalization, parse_counts
 
 console = Console(soft_wrap=True)
 
@@ -25,7 +26,16 @@ class ClassificationAdapter(TaskAdapter):
         ds = spec.dataset
         train = check_images(split_samples(ds, "train"), ds.on_bad_image)
         val = check_images(split_samples(ds, "val"), ds.on_bad_image)
-        return TrainingData(sorted({label for _, label in train}), train, val)
+        classes = sorted({label for _, label in train})
+        if len(classes) < 2:
+            raise UserError(f"dataset: the training images are of {len(classes)} class ({', '.join(classes)}); a "
+                            "classifier needs two or more class folders (or CLASS/ prefixes in train_list)")
+        unknown = sorted({label for _, label in val} - set(classes))
+        if unknown:
+            example = next(path for path, label in val if label == unknown[0])
+            raise UserError(f"dataset: class '{unknown[0]}' has validation images (e.g. {example}) but no training "
+                            "images; add training images of it, or remove it from the validation set")
+        return TrainingData(classes, train, val)
 
     def train_dataset(self, spec, info, samples):
         ds = spec.dataset
@@ -33,10 +43,11 @@ class ClassificationAdapter(TaskAdapter):
         return ImageClassificationDataset(samples, info.class_names, transform, ds.on_bad_image), None
 
     def model_info(self, spec, class_names):
-        backbone, size = get_backbone(spec.model.backbone), spec.dataset.image_size
+        size = spec.dataset.image_size
+        mean, std = normalization(spec.dataset, get_backbone(spec.model.backbone))
         return ModelInfo(task=self.name, backbone=spec.model.backbone, class_names=tuple(class_names),
-                         input_height=size, input_width=size, mean=tuple(spec.dataset.mean or backbone.mean),
-                         std=tuple(spec.dataset.std or backbone.std), network={"dropout": spec.model.dropout})
+                         input_height=size, input_width=size, mean=mean, std=std,
+                         network={"dropout": spec.model.dropout})
 
     def build(self, info, spec):
         model = self.rebuild(info)

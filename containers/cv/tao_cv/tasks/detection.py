@@ -18,7 +18,7 @@ from tao_inference.tasks.detection import load_index
 from ..data.detection import DetectionDataset, collate, detection_transform
 from ..data.sample import generate_detection_sample
 from ..models import build_classifier, get_backbone
-from .adapter import TaskAdapter, TrainingData, parse_counts
+from .adapter import TaskAdapter, TrainingData, normalization, parse_counts
 
 console = Console(soft_wrap=True)
 
@@ -46,10 +46,10 @@ class DetectionAdapter(TaskAdapter):
         return DetectionDataset(samples, info.class_names, transform), collate
 
     def model_info(self, spec, class_names):
-        backbone, ds = get_backbone(spec.model.backbone), spec.dataset
+        ds = spec.dataset
+        mean, std = normalization(ds, get_backbone(spec.model.backbone))
         return ModelInfo(task=self.name, backbone=spec.model.backbone, class_names=tuple(class_names),
-                         input_height=ds.image_height, input_width=ds.image_width,
-                         mean=tuple(ds.mean or backbone.mean), std=tuple(ds.std or backbone.std),
+                         input_height=ds.image_height, input_width=ds.image_width, mean=mean, std=std,
                          network=self.network_params(spec))
 
     def pretrained_classifier(self, spec):
