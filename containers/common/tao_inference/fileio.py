@@ -64,6 +64,8 @@ def read_text(path, what):
 def path_inside(folder, relative, where):
     """`folder / relative`, refused when `relative` leads out of `folder` (an absolute path, `..`): a dataset's
     entries name files of its own folder. `where`: the file and line or key to name."""
+    if "\x00" in str(relative):
+        raise UserError(f"{where}: {str(relative)!r} holds a NUL byte; no file is named so")
     folder = Path(folder)
     path = folder / relative
     root = folder.resolve()

@@ -5,6 +5,7 @@ across file systems) and OUT/labels/<stem>.txt. Malformed input is a UserError n
 """
 
 import json
+import math
 import os
 import shutil
 import xml.etree.ElementTree as ElementTree
@@ -42,15 +43,23 @@ def read_voc(annotation_dir, image_dir, names=None):
             raise UserError(f"{xml_file}: its image {filename.name} is not in {image_dir}")
         objects = []
         for index, obj in enumerate(root.iter("object")):
+            name = (obj.findtext("name") or "").strip().lower()
+            if not name or len(name.split()) != 1:
+                raise UserError(f"{xml_file}: object {index} needs a <name> of one word (the class), got {name!r}")
             box = obj.find("bndbox")
             try:
                 x1, y1, x2, y2 = (float(box.findtext(k)) for k in ("xmin", "ymin", "xmax", "ymax"))
             except (AttributeError, TypeError, ValueError):
-                raise UserError(f"{xml_file}: object {index} ({obj.findtext('name')}) has no numeric "
-                                "bndbox/xmin..ymax") from None
-            objects.append(KittiObject((obj.findtext("name") or "").strip().lower(), x1, y1, x2, y2,
-                                       truncated=float(obj.findtext("truncated") or 0),
-                                       occluded=int(float(obj.findtext("difficult") or 0))))
+                raise UserError(f"{xml_file}: object {index} ({name}) has no numeric bndbox/xmin..ymax") from None
+            try:
+                truncated = float(obj.findtext("truncated") or 0)
+                difficult = int(float(obj.findtext("difficult") or 0))
+            except ValueError:
+                raise UserError(f"{xml_file}: object {index} ({name}): <truncated> and <difficult> are numbers (0 or "
+                                f"1), got {obj.findtext('truncated')!r} / {obj.findtext('difficult')!r}") from None
+            if not all(math.isfinite(v) for v in (x1, y1, x2, y2, truncated)):
+                raise UserError(f"{xml_file}: object {index} ({name}) has a non-finite coordinate")
+            objects.append(KittiObject(name, x1, y1, x2, y2, truncated=truncated, occluded=difficult))
         result[image] = keep_valid(objects, xml_file)
     return result
 
