@@ -15,7 +15,8 @@ from tao_inference.data.image_lists import read_split_list, scan_split_folder
 from tao_inference.data.kitti import read_kitti
 from tao_inference.errors import UserError
 from tao_inference.spec import load_spec
-from tao_inference.spec.schemas import ClassificationSpec, DataSourceSpec, DetectionDatasetSpec
+from tao_inference.spec.schemas import (ClassificationSpec, DataSourceSpec, DetectionDatasetSpec, DetectNetV2Spec,
+                                        RetinaNetSpec)
 
 
 def spec_file(tmp_path, text, name="spec.yaml"):
@@ -86,7 +87,8 @@ def test_classification_data_mistakes(tmp_path, capsys):
             (tmp_path / split / name).mkdir(parents=True)
             Image.new("RGB", (8, 8)).save(tmp_path / split / name / "a.jpg")
     (tmp_path / "train" / "dog").mkdir()  # an empty class folder: said, not silently dropped
-    spec = SimpleNamespace(dataset=SimpleNamespace(root=str(tmp_path), on_bad_image="fail"))
+    spec = SimpleNamespace(dataset=SimpleNamespace(root=str(tmp_path), image_root=None, train_list=None, val_list=None,
+                                                   on_bad_image="fail"))
     with pytest.raises(UserError, match=r"the training images are of 1 class \(cat\); a classifier needs two or more"):
         ADAPTERS["classification"].read_data(spec)
     assert "holds no images" in " ".join(capsys.readouterr().err.split())
@@ -140,3 +142,54 @@ def test_a_truncated_latest_checkpoint_names_the_fix(tiny_spec, tmp_path):
     result = run_tao("classification", "train", "-e", tiny_spec, "-r", tmp_path / "run", check=False)
     assert result.returncode == 2 and "Traceback" not in result.stdout
     assert "cannot resume" in result.stdout and "train.resume=false" in result.stdout and "epoch_NNN.pth" in result.stdout
+
+
+def test_more_spec_values_the_libraries_would_reject(tmp_path):
+    from tao_inference.data.image_lists import split_samples
+    from tao_inference.spec.schemas import ClassificationDatasetSpec
+
+    with pytest.raises(UserError, match="'dataset.image_size' is 100000; expected a value between 8 and 4096"):
+        load_spec(ClassificationSpec, None, ["dataset.image_size=100000"])
+    with pytest.raises(UserError, match="'train.optimizer.lr' is 0"):
+        load_spec(ClassificationSpec, None, ["train.optimizer.lr=0"])
+    with pytest.raises(UserError, match="set dataset.root .* or dataset.image_root with dataset.\\*_list files, not both"):
+        split_samples(ClassificationDatasetSpec(root=str(tmp_path), image_root=str(tmp_path), train_list="t.txt"), "train")
+
+
+def test_retinanet_anchor_sizes_need_five_levels():
+    from tao_cv.tasks import ADAPTERS
+
+    spec = load_spec(RetinaNetSpec, None, ["model.anchor_sizes=[16, 32]"])
+    with pytest.raises(UserError, match=r"model.anchor_sizes: \[16, 32\] — give five sizes"):
+        ADAPTERS["retinanet"].network_params(spec)
+
+
+def test_detection_index_and_sources(tmp_path):
+    from tao_inference.tasks.detection import load_index
+
+    bad = spec_file(tmp_path, "{not json", "index.json")
+    spec = load_spec(DetectNetV2Spec, None, [f"dataset.index={bad}"])
+    with pytest.raises(UserError, match="not an index written by dataset_convert"):
+        load_index(spec)
+    (tmp_path / "images").mkdir()
+    (tmp_path / "labels").mkdir()
+    Image.new("RGB", (100, 80)).save(tmp_path / "images" / "a.jpg")
+    (tmp_path / "labels" / "a.txt").write_text("DontCare 0 0 0 1 2 30 40 0 0 0 0 0 0 0\ncar 0 0 0 1 2 30 40 0 0 0 0 0 0 0\n")
+    listing = spec_file(tmp_path, "a\nb\n", "list.txt")
+    source = DataSourceSpec(image_dir=str(tmp_path / "images"), label_dir=str(tmp_path / "labels"), list_file=str(listing))
+    with pytest.raises(UserError, match="1 listed image\\(s\\) not in .*, e.g. 'b'"):
+        build_index(DetectionDatasetSpec(train=[source]))
+    listing.write_text("a\n")
+    assert build_index(DetectionDatasetSpec(train=[source]))["classes"] == ["car"]  # DontCare regions are no class
+    voc = DataSourceSpec(format="voc", image_dir=str(tmp_path / "images"), label_dir=str(tmp_path / "labels"))
+    with pytest.raises(UserError, match="no VOC .xml annotations there"):
+        build_index(DetectionDatasetSpec(train=[voc]))
+
+
+def test_the_kitti_copy_of_a_class_named_with_spaces_is_readable_again(tmp_path):
+    from tao_inference.data.converters import write_kitti_dataset
+    from tao_inference.data.kitti import KittiObject
+
+    Image.new("RGB", (100, 80)).save(tmp_path / "a.jpg")
+    _, labels = write_kitti_dataset({tmp_path / "a.jpg": [KittiObject("traffic light", 1, 2, 30, 40)]}, tmp_path / "out")
+    assert [o.name for o in read_kitti(labels / "a.txt")] == ["traffic_light"]

@@ -4,6 +4,7 @@ Each reader returns {image_path: [KittiObject]}; `write_kitti_dataset` writes OU
 across file systems) and OUT/labels/<stem>.txt. Malformed input is a UserError naming the file (and line/entry).
 """
 
+import dataclasses
 import json
 import math
 import os
@@ -29,6 +30,8 @@ def read_voc(annotation_dir, image_dir, names=None):
     annotation_dir = Path(annotation_dir)
     images = _images_by_stem(image_dir)
     files = [annotation_dir / f"{n}.xml" for n in names] if names is not None else sorted(annotation_dir.glob("*.xml"))
+    if not files:
+        raise UserError(f"label_dir {annotation_dir}: no VOC .xml annotations there")
     result = {}
     for xml_file in files:
         if not xml_file.is_file():
@@ -143,5 +146,7 @@ def write_kitti_dataset(samples, out_dir):
                 os.link(image, target)
             except OSError:
                 shutil.copy2(image, target)
-        write_kitti(label_dir / f"{image.stem}.txt", objects)
+        # a KITTI class name is one field: `traffic light` is written `traffic_light`
+        write_kitti(label_dir / f"{image.stem}.txt", [dataclasses.replace(o, name="_".join(o.name.split()))
+                                                      for o in objects])
     return image_dir, label_dir

@@ -34,7 +34,12 @@ def load_source(source):
     if names is not None and source.format != "voc":
         wanted = set(names)
         samples = {image: objects for image, objects in samples.items() if image.stem in wanted}
-    return samples
+        missing = sorted(wanted - {image.stem for image in samples})
+        if missing:
+            raise UserError(f"list_file {source.list_file}: {len(missing)} listed image(s) not in {source.image_dir}, "
+                            f"e.g. '{missing[0]}'; fix the list or add the images")
+    # KITTI's DontCare boxes mark regions to ignore, not a class to learn
+    return {image: [o for o in objects if o.name != "dontcare"] for image, objects in samples.items()}
 
 
 def map_classes(samples, mapping):

@@ -55,6 +55,9 @@ def read_split_list(image_root, list_file, key):
 
 def split_samples(dataset_spec, split):
     """The samples of one split ('train', 'val', 'test') as the dataset spec describes them."""
+    if dataset_spec.root and (dataset_spec.image_root or getattr(dataset_spec, f"{split}_list")):
+        raise UserError("dataset: set dataset.root (train/ val/ test/ folders) or dataset.image_root with "
+                        "dataset.*_list files, not both")
     if dataset_spec.root:
         return scan_split_folder(Path(dataset_spec.root) / split, "dataset.root")
     list_file = getattr(dataset_spec, f"{split}_list")

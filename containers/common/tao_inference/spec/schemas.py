@@ -9,7 +9,7 @@ from .loader import spec_field
 @dataclass
 class OptimizerSpec:
     name: str = spec_field("sgd", choices=("sgd", "adam", "adamw"))
-    lr: float = spec_field(0.01, min=0.0)
+    lr: float = spec_field(0.01, min=1e-10, help="above 0: a rate of 0 trains nothing")
     momentum: float = spec_field(0.9, min=0.0, max=1.0, help="sgd only")
     weight_decay: float = spec_field(5e-5, min=0.0)
 
@@ -105,7 +105,7 @@ class ClassificationDatasetSpec:
     train_list: str | None = spec_field(None, path=True, help="... listed one CLASS/FILE per line")
     val_list: str | None = spec_field(None, path=True)
     test_list: str | None = spec_field(None, path=True)
-    image_size: int = spec_field(160, min=8)
+    image_size: int = spec_field(160, min=8, max=4096)
     mean: list[float] | None = spec_field(None, help="per-channel normalization; default: the backbone's")
     std: list[float] | None = spec_field(None)
     num_workers: int = spec_field(2, min=0)
@@ -177,8 +177,8 @@ class DetectionDatasetSpec:
     index: str | None = spec_field(None, path=True, help="index.json written by dataset_convert; used instead of the sources")
     validation_split: float = spec_field(0.0, min=0.0, max=0.9, help="fraction of train held out when val is empty")
     target_class_mapping: dict[str, str] | None = spec_field(None, help="source class -> target class; unmapped classes are dropped")
-    image_width: int = spec_field(640, min=32)
-    image_height: int = spec_field(480, min=32)
+    image_width: int = spec_field(640, min=32, max=8192)
+    image_height: int = spec_field(480, min=32, max=8192)
     mean: list[float] | None = spec_field(None)
     std: list[float] | None = spec_field(None)
     num_workers: int = spec_field(2, min=0)

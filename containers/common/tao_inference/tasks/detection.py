@@ -12,7 +12,7 @@ from .. import networks
 from ..data.detection_index import build_index
 from ..data.kitti import IMAGE_SUFFIXES, KittiObject, write_kitti
 from ..errors import UserError
-from ..fileio import require_folder, write_json
+from ..fileio import read_text, require_folder, write_json
 from ..metrics import coco_map, voc_map
 from ..outputs import save_annotated
 from ..plots import plot_pr_curves
@@ -27,7 +27,14 @@ def load_index(spec):
         path = Path(spec.dataset.index)
         if not path.is_file():
             raise UserError(f"dataset.index {path} not found (write it with `dataset_convert`)")
-        return json.loads(path.read_text())
+        try:
+            index = json.loads(read_text(path, "dataset.index"))
+            if not all(isinstance(index.get(k), list) for k in ("classes", "train", "val", "test")):
+                raise ValueError("classes/train/val/test lists missing")
+        except (json.JSONDecodeError, ValueError, AttributeError) as exc:
+            raise UserError(f"dataset.index {path}: not an index written by dataset_convert ({exc}); write it "
+                            "again with `dataset_convert`") from None
+        return index
     return build_index(spec.dataset, seed=spec.train.seed)
 
 

@@ -3,6 +3,7 @@ decoder is the torch-free core's (tao_inference.networks.retinanet)."""
 
 import torch
 
+from tao_inference.errors import UserError
 from tao_inference.networks import retinanet as network
 from tao_inference.postprocess import anchor_levels
 from tao_inference.tasks import TASKS
@@ -15,6 +16,9 @@ class RetinaNetAdapter(DetectionAdapter):
     inference = TASKS["retinanet"]
 
     def network_params(self, spec):
+        if len(spec.model.anchor_sizes) != 5:
+            raise UserError(f"model.anchor_sizes: {spec.model.anchor_sizes} — give five sizes, one per pyramid level "
+                            "P3..P7 (e.g. [16, 32, 64, 128, 256])")
         return {"fpn_channels": spec.model.fpn_channels, "anchor_sizes": list(spec.model.anchor_sizes),
                 "head_norm": spec.model.head_norm}
 
