@@ -300,3 +300,19 @@ def test_nothing_the_user_made_is_overwritten(tiny_spec, tmp_path):
         result = run_tao("classification", *command, check=False)
         assert result.returncode == 2 and "is also an input of this command" in result.stdout, result.stdout
     assert model.read_bytes() == b"trained weights"
+
+
+def test_sigint_to_the_launcher_alone_still_records_the_failure(tiny_spec, tmp_path):
+    results = tmp_path / "run"
+    proc = subprocess.Popen([TAO, "classification", "train", "-e", str(tiny_spec), "-r", str(results),
+                             "train.num_epochs=200"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "TAO_DOCKER_DISABLE": "1"},
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.time() + 300
+    while not (results / "status.json").exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    time.sleep(1)
+    os.kill(proc.pid, signal.SIGINT)  # the launcher only, not its worker (no terminal's process group signal)
+    assert proc.wait(timeout=60) == 130
+    record = status_records(results)[-1]
+    assert record["status"] == "FAILURE" and record["message"] == "interrupted"

@@ -193,3 +193,19 @@ def test_the_kitti_copy_of_a_class_named_with_spaces_is_readable_again(tmp_path)
     Image.new("RGB", (100, 80)).save(tmp_path / "a.jpg")
     _, labels = write_kitti_dataset({tmp_path / "a.jpg": [KittiObject("traffic light", 1, 2, 30, 40)]}, tmp_path / "out")
     assert [o.name for o in read_kitti(labels / "a.txt")] == ["traffic_light"]
+
+
+def test_an_error_inside_a_dataset_source_entry_names_its_line(tmp_path):
+    spec = spec_file(tmp_path, "dataset:\n  train:\n    - {format: kitti, image_dir: a}\n    - format: kitt\n      image_dir: b\n")
+    with pytest.raises(UserError, match=r"spec.yaml:4: 'dataset.train\[1\].format' is 'kitt'; expected one of: kitti"):
+        load_spec(DetectNetV2Spec, spec)
+
+
+def test_dataset_convert_warns_of_a_box_wholly_outside_its_image(tmp_path):
+    from tao_inference.data.detection_index import check_readable
+
+    Image.new("RGB", (100, 80)).save(tmp_path / "a.jpg")
+    index = {"train": [{"image": str(tmp_path / "a.jpg"), "objects": [["car", 120, 10, 150, 40], ["car", 1, 1, 9, 9]]}],
+             "val": [], "test": []}
+    with pytest.warns(UserWarning, match=r"a.jpg: the car box \(120, 10, 150, 40\) lies wholly outside the 100x80 image"):
+        check_readable(index)

@@ -41,12 +41,15 @@ class LocalRuntime:
         try:
             return proc.wait()
         except KeyboardInterrupt:
-            # The child got the same SIGINT from the terminal; give it time to write its FAILURE status.
-            try:
-                return proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.send_signal(signal.SIGKILL)
-                proc.wait()
-                return 130
+            # From a terminal the worker got the same SIGINT and is writing its FAILURE status: give it time. A SIGINT
+            # sent to the launcher alone (`kill -INT`) did not reach it: then pass it on as SIGTERM, which the worker
+            # records as a FAILURE too, before killing it.
+            for wait_s, then in ((2, signal.SIGTERM), (10, signal.SIGKILL)):
+                try:
+                    return proc.wait(timeout=wait_s)
+                except subprocess.TimeoutExpired:
+                    proc.send_signal(then)
+            proc.wait()
+            return 130
         finally:
             signal.signal(signal.SIGTERM, previous)

@@ -2,6 +2,7 @@
 that `dataset_convert` writes and every subcommand reads, box statistics."""
 
 import random
+import warnings
 import statistics
 from collections import Counter
 from pathlib import Path
@@ -102,15 +103,22 @@ def box_statistics(index):
 
 
 def check_readable(index):
-    """Open every image once; unreadable ones are listed by path."""
+    """Open every image once; unreadable ones are listed by path, boxes wholly outside their image are warned of
+    (training crops them away; a label that misses its image is a labelling mistake worth seeing)."""
     bad = []
     for split in SPLITS:
         for sample in index[split]:
             try:
                 with Image.open(sample["image"]) as img:
                     img.verify()
+                    width, height = img.size
             except (OSError, UnidentifiedImageError) as exc:
                 bad.append(f"{sample['image']} ({type(exc).__name__})")
+                continue
+            for name, x1, y1, x2, y2 in sample["objects"]:
+                if x2 <= 0 or y2 <= 0 or x1 >= width or y1 >= height:
+                    warnings.warn(f"{sample['image']}: the {name} box ({x1}, {y1}, {x2}, {y2}) lies wholly outside "
+                                  f"the {width}x{height} image; it is learnt from nowhere — check its label")
     if bad:
         raise UserError(f"{len(bad)} unreadable image(s): {'; '.join(bad[:5])}")
 

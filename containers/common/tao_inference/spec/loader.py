@@ -46,6 +46,11 @@ def _line_index(node, source, prefix="", index=None, raw=None):
             if isinstance(value_node, yaml.ScalarNode) and value_node.style is None:
                 raw[key] = value_node.value
             _line_index(value_node, source, key + ".", index, raw)
+    elif isinstance(node, yaml.SequenceNode):  # entries of a list of sections: dataset.train[0].image_dir
+        for number, item in enumerate(node.value):
+            key = f"{prefix[:-1]}[{number}]"
+            index[key] = item.start_mark.line + 1
+            _line_index(item, source, key + ".", index, raw)
     return index, raw
 
 
@@ -115,6 +120,8 @@ def _coerce(value, tp, key, ctx):
         if not isinstance(value, list):
             ctx.fail(key, f"'{key}' is {value!r}; expected {_describe(tp)}")
         (inner,) = typing.get_args(tp) or (typing.Any,)
+        if _dataclass_type(inner) is not None:  # each entry named by its index, so errors point at its line
+            return [_coerce(v, inner, f"{key}[{i}]", ctx) for i, v in enumerate(value)]
         return [_coerce(v, inner, key, ctx) for v in value]
     if origin is dict:
         if not isinstance(value, dict):
