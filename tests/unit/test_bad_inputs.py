@@ -150,6 +150,8 @@ def test_more_spec_values_the_libraries_would_reject(tmp_path):
 
     with pytest.raises(UserError, match="'dataset.image_size' is 100000; expected a value between 8 and 4096"):
         load_spec(ClassificationSpec, None, ["dataset.image_size=100000"])
+    with pytest.raises(UserError, match="'train.num_epochs' is 100000000000000000000000; expected a value between 1 and"):
+        load_spec(ClassificationSpec, None, ["train.num_epochs=100000000000000000000000"])
     with pytest.raises(UserError, match="'train.optimizer.lr' is 0"):
         load_spec(ClassificationSpec, None, ["train.optimizer.lr=0"])
     with pytest.raises(UserError, match="set dataset.root .* or dataset.image_root with dataset.\\*_list files, not both"):

@@ -42,7 +42,8 @@ def test_wrong_type_names_key_value_and_expectation(tmp_path):
 
 
 def test_out_of_range_and_choices(tmp_path):
-    assert "expected a value >= 1" in error_of(write(tmp_path, "train:\n  num_epochs: 0\n"))
+    assert "expected a value >= 1" in error_of(write(tmp_path, "train:\n  batch_size: 0\n"))
+    assert "expected a value between 1 and 100000" in error_of(write(tmp_path, "train:\n  num_epochs: 0\n"))
     assert "expected one of: sgd, adam, adamw" in error_of(write(tmp_path, "train:\n  optimizer:\n    name: rmsprop\n"))
     assert "between 0.0 and 1.0" in error_of(None, ["train.label_smoothing=2"])
 

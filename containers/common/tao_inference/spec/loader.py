@@ -210,6 +210,8 @@ def load_spec(schema, path=None, overrides=()):
     source = ""
     if path is not None:
         spec_path = Path(path)
+        if not spec_path.exists():
+            raise UserError(f"spec file {path} does not exist (pass an existing YAML file with -e)")
         source = str(spec_path)
         text = read_text(spec_path, "-e")
         try:

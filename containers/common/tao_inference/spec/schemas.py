@@ -28,7 +28,7 @@ class SchedulerSpec:
 
 @dataclass
 class TrainSpec:
-    num_epochs: int = spec_field(10, min=1)
+    num_epochs: int = spec_field(10, min=1, max=100_000)
     batch_size: int = spec_field(32, min=1, help="per GPU/process, as TAO's batch_size_per_gpu: one step's global "
                                                  "batch is batch_size x processes; scale optimizer.lr with it "
                                                  "(linear rule, docs/multi_gpu.md)")
