@@ -316,3 +316,47 @@ def test_sigint_to_the_launcher_alone_still_records_the_failure(tiny_spec, tmp_p
     assert proc.wait(timeout=60) == 130
     record = status_records(results)[-1]
     assert record["status"] == "FAILURE" and record["message"] == "interrupted"
+
+
+def test_int8_calibration_results_folders_inference_sources_and_top_k(trained, tiny_spec, tiny_data, tmp_path):
+    """The friction on the prune -> export -> evaluate path: calibration from the spec's training images (folders or
+    split lists), evaluate without -r beside the model, inference of a split or a list file, top_k above the classes."""
+    results, _ = trained
+    best = results / "weights/best.pth"
+    out = run_tao("classification", "export", "-m", best, "-o", tmp_path / "a" / "int8.onnx", "--data_type", "int8",
+                  "-e", tiny_spec, "--batches", "2", "--batch_size", "4")
+    assert "8 calibration images from the training split" in out.stdout
+    lists = tmp_path / "lists"
+    lists.mkdir()
+    (lists / "train.txt").write_text("".join(f"{p.parent.name}/{p.name}\n" for p in sorted((tiny_data / "train").rglob("*.jpg"))[:5]))
+    out = run_tao("classification", "export", "-m", best, "-o", tmp_path / "b" / "int8.onnx", "--data_type", "int8",
+                  "-e", tiny_spec, "dataset.root=null", f"dataset.image_root={tiny_data / 'train'}",
+                  f"dataset.train_list={lists / 'train.txt'}", "--batches", "2", "--batch_size", "4")
+    assert "5 calibration images from the training split" in out.stdout
+    out = run_tao("classification", "export", "-m", best, "-o", tmp_path / "c.onnx", "--data_type", "int8", check=False)
+    assert out.returncode == 2 and "pass --cal_image_dir DIR, or -e SPEC" in out.stdout
+
+    # evaluate -m without -r: results beside each model, named after it
+    models = tmp_path / "models"
+    models.mkdir()
+    for name in ("first.pth", "second.pth"):
+        (models / name).write_bytes(best.read_bytes())
+        out = run_tao("classification", "evaluate", "-e", tiny_spec, "-m", models / name, "evaluate.top_k=9")
+        assert (models / f"{name[:-4]}_evaluate" / "evaluation.json").is_file()
+    assert "evaluate.top_k 9 is more than the model's 6 classes" in out.stdout
+    assert "top6" in json.loads((models / "second_evaluate" / "evaluation.json").read_text())
+
+    # inference of a split, of a list file; not both
+    run_tao("classification", "inference", "-e", tiny_spec, "-m", best, "--split", "val", "-r", tmp_path / "val")
+    assert len(list(csv.DictReader((tmp_path / "val" / "inference.csv").open()))) == 18
+    listed = sorted((tiny_data / "test").rglob("*.jpg"))[:4]
+    (tmp_path / "some.txt").write_text("# four test images\n" + "".join(f"{p}\n" for p in listed))
+    run_tao("classification", "inference", "-e", tiny_spec, "-m", best, "-i", tmp_path / "some.txt")
+    rows = list(csv.DictReader((results / "weights" / "best_inference" / "inference.csv").open()))
+    assert [r["path"] for r in rows] == [str(p) for p in listed]
+    (tmp_path / "bad.txt").write_text(f"{listed[0]}\nmissing.png\n")
+    out = run_tao("classification", "inference", "-e", tiny_spec, "-m", best, "-i", tmp_path / "bad.txt", check=False)
+    assert out.returncode == 2 and f"{tmp_path / 'bad.txt'}:2: image" in out.stdout and "does not exist" in out.stdout
+    out = run_tao("classification", "inference", "-e", tiny_spec, "-m", best, "-i", tmp_path / "some.txt", "--split",
+                  "test", check=False)
+    assert out.returncode == 2 and "not both" in out.stdout

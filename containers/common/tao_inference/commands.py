@@ -5,6 +5,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from .data.image_lists import read_image_list
 from .errors import UserError
 from .spec import load_spec
 from .status import run_status
@@ -39,36 +40,63 @@ def _open_checked(task, open_model, path):
     return predictor
 
 
+def results_dir_of(args, model_path, subcommand):
+    """-r, else a folder beside the model named after it (`best.pth` -> `best_evaluate/`): evaluating two models
+    never overwrites one's results with the other's."""
+    if args.results_dir:
+        return Path(args.results_dir)
+    model = Path(model_path)
+    return model.parent / f"{model.stem}_{subcommand}"
+
+
 def evaluate(task, args, open_model):
     spec = load_spec(task.spec_class, args.experiment_spec, args.overrides)
-    results_dir = Path(args.results_dir or Path(spec.results_dir) / "evaluate")
+    path = _model_path(args, spec.evaluate.checkpoint, args.model_kinds)
+    results_dir = results_dir_of(args, path, "evaluate")
     with run_status(results_dir, "evaluation") as status:
-        path = _model_path(args, spec.evaluate.checkpoint, args.model_kinds)
         predictor = _open_checked(task, open_model, path)
         status.kpi = task.kind.evaluate(predictor, spec, results_dir, str(path), console)
 
 
+def inference_images(task, spec, args):
+    """The images to predict: a split of the spec's dataset (--split), a list file or a folder (-i), else
+    inference.image_dir."""
+    source = args.image_dir or spec.inference.image_dir
+    if args.split:
+        if args.image_dir:
+            raise UserError(f"pass -i {args.image_dir} or --split {args.split}, not both")
+        return task.kind.split_images(spec, args.split)
+    if not source:
+        raise UserError("no images given: pass -i IMAGE_DIR (or a list file of image paths), --split test, or set "
+                        "inference.image_dir")
+    flag = "-i" if args.image_dir else "inference.image_dir"
+    if Path(source).is_file():
+        return read_image_list(source, flag)
+    return task.kind.folder_images(source, flag)
+
+
 def inference(task, args, open_model):
     spec = load_spec(task.spec_class, args.experiment_spec, args.overrides)
-    results_dir = Path(args.results_dir or Path(spec.results_dir) / "inference")
+    path = _model_path(args, spec.inference.checkpoint, args.model_kinds)
+    results_dir = results_dir_of(args, path, "inference")
     with run_status(results_dir, "inference") as status:
-        predictor = _open_checked(task, open_model, _model_path(args, spec.inference.checkpoint, args.model_kinds))
-        image_dir = args.image_dir or spec.inference.image_dir
-        if not image_dir:
-            raise UserError("no images given: pass -i IMAGE_DIR or set inference.image_dir")
-        status.kpi = task.kind.inference(predictor, spec, image_dir, results_dir, console)
+        predictor = _open_checked(task, open_model, path)
+        paths = inference_images(task, spec, args)
+        status.kpi = task.kind.inference(predictor, spec, paths, results_dir, console)
 
 
 def add_subcommands(subparsers, task, open_model, model_kinds):
     """evaluate and inference of `task`, running models that `open_model(path) -> predictor` opens."""
     p = subparsers.add_parser("evaluate", help=task.kind.EVALUATE_HELP)
     add_spec_arguments(p)
-    p.add_argument("-m", "--model", help=model_kinds)
+    p.add_argument("-m", "--model", help=f"{model_kinds}; results go to -r, else beside it (MODEL_evaluate/)")
     p.set_defaults(run=lambda args: evaluate(task, args, open_model), model_kinds=model_kinds)
     p = subparsers.add_parser("inference", help=task.kind.INFERENCE_HELP)
     add_spec_arguments(p)
     p.add_argument("-m", "--model", help=model_kinds)
-    p.add_argument("-i", "--image_dir", help="folder of images")
+    p.add_argument("-i", "--image_dir", help="folder of images, or a text file listing image paths (one per line, "
+                                             "relative to the file's folder)")
+    p.add_argument("--split", choices=("train", "val", "test"), help="predict this split of the spec's dataset")
     p.set_defaults(run=lambda args: inference(task, args, open_model), model_kinds=model_kinds)
 
 

@@ -17,6 +17,25 @@ def list_images(folder):
     return sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
 
 
+def read_image_list(list_file, flag):
+    """Image paths listed one per line (absolute, or relative to the list file's folder); `#` starts a comment."""
+    list_file = Path(list_file)
+    paths = []
+    for number, line in enumerate(read_text(list_file, flag).splitlines(), 1):
+        entry = line.strip()
+        if not entry or entry.startswith("#"):
+            continue
+        path = list_file.parent / entry
+        if not path.is_file():
+            raise UserError(f"{list_file}:{number}: image {path} does not exist")
+        if path.suffix.lower() not in IMAGE_EXTENSIONS:
+            raise UserError(f"{list_file}:{number}: {path} is not an image ({', '.join(sorted(IMAGE_EXTENSIONS))})")
+        paths.append(path)
+    if not paths:
+        raise UserError(f"{flag} {list_file}: lists no images")
+    return paths
+
+
 def scan_split_folder(split_dir, key):
     """Samples [(path, class_name)] from `split_dir/<class>/*`."""
     split_dir = require_folder(split_dir, key, expected=f" (expected {split_dir}/<class>/<image>)")

@@ -45,6 +45,10 @@ def validation_metrics(predictor, samples, spec):
 def evaluate(predictor, spec, results_dir, model_name, console):
     samples = eval_samples(spec, spec.evaluate.split)
     info = predictor.info
+    if spec.evaluate.top_k > info.num_classes:
+        console.print(f"note: evaluate.top_k {spec.evaluate.top_k} is more than the model's {info.num_classes} "
+                      f"classes (top-{spec.evaluate.top_k} would always be 1.0): reporting top-{info.num_classes}; "
+                      f"set evaluate.top_k={min(info.num_classes - 1, 5) or 1} for a measure that can miss")
     logits = predict_logits(predictor, [p for p, _ in samples], spec.evaluate.batch_size)
     metrics = classification_metrics(logits, class_ids(samples, info.class_names), info.class_names,
                                      spec.evaluate.top_k)
@@ -66,11 +70,18 @@ def evaluate(predictor, spec, results_dir, model_name, console):
     return {"top1": metrics["top1"], topk: metrics[topk]}
 
 
-def inference(predictor, spec, image_dir, results_dir, console):
-    folder = require_folder(image_dir, "-i / inference.image_dir")
-    paths = list_images(folder)
+def folder_images(folder, flag):
+    paths = list_images(require_folder(folder, flag))
     if not paths:
-        raise UserError(f"no images (.jpg/.jpeg/.png) under {image_dir}")
+        raise UserError(f"{flag}: no images (.jpg/.jpeg/.png) under {folder}")
+    return paths
+
+
+def split_images(spec, split):
+    return [path for path, _ in split_samples(spec.dataset, split)]
+
+
+def inference(predictor, spec, paths, results_dir, console):
     paths = [p for p, _ in check_images([(p, "") for p in paths], spec.dataset.on_bad_image)]
     logits = predict_logits(predictor, paths, spec.inference.batch_size).astype(np.float64)
     probs = np.exp(logits - logits.max(1, keepdims=True))
@@ -83,14 +94,13 @@ def inference(predictor, spec, image_dir, results_dir, console):
 
 
 def calibration_paths(spec, cal_dir):
-    paths = list_images(cal_dir)
-    if not paths:
-        raise UserError(f"--cal_image_dir: no images (.jpg/.jpeg/.png) under {cal_dir}")
-    return paths
-
-
-def default_calibration_dir(spec):
-    return spec.dataset.root and str(Path(spec.dataset.root) / "train")
+    """--cal_image_dir's images, else the spec's training images (its train/ folder or train_list)."""
+    if cal_dir:
+        return folder_images(cal_dir, "--cal_image_dir")
+    if not (spec.dataset.root or spec.dataset.train_list):
+        raise UserError("--data_type int8 needs calibration images: pass --cal_image_dir DIR, or -e SPEC whose "
+                        "dataset (dataset.root or dataset.train_list) has training images")
+    return split_images(spec, "train")
 
 
 def agreement(spec, info, fp32_outputs, int8_outputs):

@@ -41,7 +41,7 @@ def load_index(spec):
 def eval_samples(spec, split):
     samples = load_index(spec)[split]
     if not samples:
-        raise UserError(f"evaluate.split '{split}' has no images (dataset.{split})")
+        raise UserError(f"the {split} split has no images: dataset.{split} lists no sources")
     return samples
 
 
@@ -118,8 +118,15 @@ def image_paths(folder, flag):
     return paths
 
 
-def inference(predictor, spec, image_dir, results_dir, console):
-    paths = image_paths(image_dir, "-i / inference.image_dir")
+def folder_images(folder, flag):
+    return image_paths(folder, flag)
+
+
+def split_images(spec, split):
+    return [Path(sample["image"]) for sample in eval_samples(spec, split)]
+
+
+def inference(predictor, spec, paths, results_dir, console):
     info, threshold = predictor.info, spec.inference.min_confidence
     samples = [{"image": str(p), "objects": []} for p in paths]
     predictions, _, _ = predict(predictor, samples, decoder(predictor, spec), spec.inference.batch_size)
@@ -139,11 +146,14 @@ def inference(predictor, spec, image_dir, results_dir, console):
 
 
 def calibration_paths(spec, cal_dir):
-    return image_paths(cal_dir, "--cal_image_dir")
-
-
-def default_calibration_dir(spec):
-    return spec.dataset.train[0].image_dir if spec.dataset.train else None
+    """--cal_image_dir's images, else the spec's training images (dataset.index or the train sources, lists
+    respected)."""
+    if cal_dir:
+        return image_paths(cal_dir, "--cal_image_dir")
+    if not (spec.dataset.index or spec.dataset.train):
+        raise UserError("--data_type int8 needs calibration images: pass --cal_image_dir DIR, or -e SPEC whose "
+                        "dataset (dataset.index or dataset.train) has training images")
+    return [Path(sample["image"]) for sample in load_index(spec)["train"]]
 
 
 def agreement(spec, info, fp32_outputs, int8_outputs):

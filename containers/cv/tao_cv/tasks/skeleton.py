@@ -17,7 +17,7 @@ from rich.table import Table
 from tao_inference import commands, preprocess
 from tao_inference.contract import attach_contract, make_contract, sidecar_path
 from tao_inference.errors import UserError
-from tao_inference.fileio import exclusive_run, refuse_overwriting_inputs, require_folder, write_json
+from tao_inference.fileio import exclusive_run, refuse_overwriting_inputs, write_json
 from tao_inference.spec import dump_spec, load_spec
 from tao_inference.status import run_status
 from ..engine import distributed
@@ -178,7 +178,8 @@ def _print_prune_report(args, info, report, report_path):
 
 
 def calibration_batches(kind, spec, info, cal_dir, batches, batch_size):
-    """`batches` x `batch_size` preprocessed images, spread evenly over the folder (deterministic)."""
+    """`batches` x `batch_size` preprocessed images, spread evenly over the folder, else over the spec's training
+    images (deterministic)."""
     paths = kind.calibration_paths(spec, cal_dir)
     wanted = min(len(paths), batches * batch_size)
     chosen = [paths[i] for i in np.linspace(0, len(paths) - 1, wanted).round().astype(int)]
@@ -234,10 +235,7 @@ def export(adapter, args):
             status.kpi = {"max_abs_diff": diff}
             return
         kind = adapter.inference.kind
-        cal_dir = args.cal_image_dir or kind.default_calibration_dir(spec)
-        if not cal_dir:
-            raise UserError("--data_type int8 needs calibration images: pass --cal_image_dir DIR")
-        require_folder(cal_dir, "--cal_image_dir")
+        cal_dir = args.cal_image_dir
         batches = calibration_batches(kind, spec, info, cal_dir, args.batches or spec.export.cal_batches,
                                       args.batch_size or spec.export.cal_batch_size)
         fp32 = output.with_name(output.stem + "_fp32.onnx")
@@ -245,7 +243,7 @@ def export(adapter, args):
         agreement, measure, fp32_ends = quantize_checked(adapter, spec, info, fp32, output, batches, len(names))
         attach_contract(output, make_contract(info, "int8", outputs, decoder, postprocessing))
         console.print(f"ONNX fp32 → {fp32} (max |ORT - PyTorch| = {diff:.1e}); INT8 Q/DQ → {output} "
-                      f"({sum(len(b) for b in batches)} calibration images from {cal_dir}); INT8: {agreement:.1%} "
+                      f"({sum(len(b) for b in batches)} calibration images from {cal_dir or 'the training split'}); INT8: {agreement:.1%} "
                       f"{measure}{' (first conv and output layers kept FP32)' if fp32_ends else ''}")
         if args.cal_cache_file:
             amax = tensor_ranges(fp32, batches, INPUT_NAME, spec.export.calibration_method)
