@@ -20,7 +20,8 @@ SPEC_MOUNT_DIR = PurePosixPath("/tao/specs")  # where a spec file outside every 
 # Spec keys whose value is a file or folder, by their last name: the schemas mark these fields `path=True`, and a
 # test checks the two agree (tests/unit/test_launcher_mounts.py). Their values are translated whether or not they
 # exist yet — a results_dir never does — except a registry name or a URL (`model.pretrained: imagenet`).
-PATH_KEY_NAMES = {"results_dir", "root", "image_root", "index", "checkpoint", "pruned_model", "pretrained"}
+PATH_KEY_NAMES = {"results_dir", "root", "image_root", "index", "checkpoint", "pruned_model", "pretrained",
+                  "teacher"}
 PATH_KEY_SUFFIXES = ("_dir", "_file", "_list")
 
 

@@ -72,13 +72,16 @@ def test_prune_retrain_export_int8_evaluate_inference(trained, tiny_spec, tiny_d
     assert model(torch.zeros(1, 3, 32, 32)).shape == (1, 6)
     assert any(layer["after"] < layer["before"] for layer in report["layers"])
     assert "params" in out.stdout and "MACs" in out.stdout
-    assert f"tao classification train -e SPEC -r RESULTS_DIR model.pruned_model={pruned}" in out.stdout
+    assert (f"train -e SPEC -r RESULTS_DIR model.pruned_model={pruned} model.pretrained=null "
+            f"train.distillation.teacher={results / 'weights/best.pth'}") in out.stdout
     # -pth 1.0 cuts every group to the floor: the report flags them and the CLI says which flag to raise
     assert report["groups"] and all(group["at_min_filters"] for group in report["groups"])
     assert "raise -nf" in out.stdout
 
     retrain = tmp_path / "retrain"
-    run_tao("classification", "train", "-e", tiny_spec, "-r", retrain, f"model.pruned_model={pruned}", "train.num_epochs=1")
+    out = run_tao("classification", "train", "-e", tiny_spec, "-r", retrain, f"model.pruned_model={pruned}",
+                  "train.num_epochs=1", f"train.distillation.teacher={results / 'weights/best.pth'}")
+    assert "distillation: learning from" in out.stdout
     retrained = model_from_checkpoint(read_checkpoint(retrain / "weights/best.pth"), rebuild)
     assert count_params(retrained) == report["params_after"]
 
@@ -360,3 +363,29 @@ def test_int8_calibration_results_folders_inference_sources_and_top_k(trained, t
     out = run_tao("classification", "inference", "-e", tiny_spec, "-m", best, "-i", tmp_path / "some.txt", "--split",
                   "test", check=False)
     assert out.returncode == 2 and "not both" in out.stdout
+
+
+def test_prune_to_a_macs_target_with_taylor_scores_and_the_sensitivity_table(trained, tiny_spec, tmp_path):
+    best = trained[0] / "weights/best.pth"
+    out = run_tao("classification", "prune", "-m", best, "-o", tmp_path / "t" / "m.pth", "--target_macs_ratio", "0.5",
+                  "--criterion", "taylor", "-e", tiny_spec, "-pg", "1", "-nf", "1")
+    report = json.loads((tmp_path / "t" / "prune_report.json").read_text())
+    assert report["macs_after"] / report["macs_before"] == pytest.approx(report["target"]["macs_ratio"])
+    assert report["target"]["macs_ratio"] <= 0.5 and report["settings"]["pth"] == report["target"]["pth"]
+    assert report["settings"]["criterion"] == "taylor" and "--target_macs_ratio 0.5: chose -pth" in out.stdout
+
+    out = run_tao("classification", "prune", "-m", best, "-o", tmp_path / "s" / "m.pth", "--sensitivity", "-e",
+                  tiny_spec, "--sensitivity_images", "12")
+    table = json.loads((tmp_path / "s" / "sensitivity.json").read_text())
+    assert table["images"] == 12 and 0 <= table["baseline"] <= 1 and len(table["groups"]) >= 5
+    metrics = [g["metric"] for g in table["groups"]]
+    assert metrics == sorted(metrics) and all(g["after"] < g["before"] for g in table["groups"])
+    assert (tmp_path / "s" / "sensitivity.png").read_bytes()[:4] == b"\x89PNG"
+    assert len((tmp_path / "s" / "sensitivity.csv").read_text().splitlines()) == len(table["groups"]) + 1
+    assert not (tmp_path / "s" / "m.pth").exists() and "no model written" in out.stdout
+
+    out = run_tao("classification", "prune", "-m", best, "-o", tmp_path / "x.pth", "--criterion", "taylor", check=False)
+    assert out.returncode == 2 and "pass -e SPEC" in out.stdout
+    out = run_tao("classification", "prune", "-m", best, "-o", tmp_path / "x.pth", "--target_macs_ratio", "0.001",
+                  check=False)
+    assert out.returncode == 2 and "cannot be met" in out.stdout and "lower -nf" in out.stdout

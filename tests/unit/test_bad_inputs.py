@@ -131,7 +131,7 @@ def test_a_diverging_loss_stops_training_naming_the_epoch(tmp_path):
     with pytest.raises(UserError, match=r"training diverged: the loss is nan in epoch 1; lower train.optimizer.lr"):
         fit(model, train_loader=make_train_loader(data, 4, 0, 0), validate=lambda m: {"acc": 0.0}, spec=spec,
             results_dir=tmp_path, info=ModelInfo("t", "x", ("a", "b"), 4, 4, (0,) * 3, (1,) * 3), monitor="acc",
-            status=StatusLogger(tmp_path / "status.json"), loss_fn=lambda m, x, y: m(x).sum() * math.nan)
+            status=StatusLogger(tmp_path / "status.json"), loss_fn=lambda outputs, y: outputs.sum() * math.nan)
     assert not (tmp_path / "weights" / "best.pth").exists()
 
 

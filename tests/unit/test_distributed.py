@@ -19,12 +19,14 @@ from tao_inference.errors import UserError
 HELPER = Path(__file__).resolve().parents[1] / "helpers" / "fit_tiny.py"
 
 
-def test_two_processes_train_exactly_like_one_with_the_same_global_batch(tmp_path):
+@pytest.mark.parametrize("distill", ["", "distill"])
+def test_two_processes_train_exactly_like_one_with_the_same_global_batch(tmp_path, distill):
     """DDP averages the ranks' gradients and DistributedSampler deals each rank every other image of the same
-    shuffled order, so 2 processes x batch 8 take the very steps of 1 process x batch 16 (no BatchNorm here)."""
-    for command in ([sys.executable, str(HELPER), tmp_path / "one", "16"],
+    shuffled order, so 2 processes x batch 8 take the very steps of 1 process x batch 16 (no BatchNorm here) —
+    with a teacher to distill from too (each rank runs it on its own images)."""
+    for command in ([sys.executable, str(HELPER), tmp_path / "one", "16", distill],
                     [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-                     str(HELPER), tmp_path / "two", "8"]):
+                     str(HELPER), tmp_path / "two", "8", distill]):
         result = subprocess.run(command, capture_output=True, text=True)
         assert result.returncode == 0, result.stdout + result.stderr
     one = torch.load(tmp_path / "one/weights/last.pth", weights_only=False)["state_dict"]

@@ -49,3 +49,17 @@ def plot_confusion_matrix(path, matrix, class_names):
     fig.colorbar(image)
     fig.tight_layout()
     save_figure(fig, path)
+
+
+def plot_sensitivity(path, rows, baseline, metric):
+    """Each group's validation `metric` with it pruned alone, against the unpruned `baseline`: the longest bars are
+    the layers to keep (`-el`)."""
+    plt = figure_module()
+    fig, ax = plt.subplots(figsize=(7, 1.2 + 0.22 * len(rows)))
+    drops = [baseline - row["metric"] for row in rows]
+    ax.barh(range(len(rows)), drops, color=["#c0392b" if d > 0.01 else "#7f8c8d" for d in drops])
+    ax.set_yticks(range(len(rows)), [f"{row['root']} ({row['before']}→{row['after']})" for row in rows], fontsize=7)
+    ax.invert_yaxis()
+    ax.set(xlabel=f"val {metric} lost with this group pruned alone (unpruned {baseline:.4f})", title="prune sensitivity")
+    fig.tight_layout()
+    save_figure(fig, path, dpi=100)

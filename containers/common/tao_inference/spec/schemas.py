@@ -27,6 +27,15 @@ class SchedulerSpec:
 
 
 @dataclass
+class DistillationSpec:
+    teacher: str | None = spec_field(None, path=True, help="a trained checkpoint of the same task and classes (e.g. "
+                                                          "the unpruned model): the retrain also learns its outputs")
+    alpha: float = spec_field(0.5, min=0.0, max=1.0, help="weight of the teacher's term; 1 - alpha: the labels' loss")
+    temperature: float = spec_field(4.0, min=0.1, max=100.0, help="softens the logits of both (classification, "
+                                                                  "RetinaNet); DetectNet_v2's coverage is compared as is")
+
+
+@dataclass
 class TrainSpec:
     num_epochs: int = spec_field(10, min=1, max=100_000)
     batch_size: int = spec_field(32, min=1, help="per GPU/process, as TAO's batch_size_per_gpu: one step's global "
@@ -41,6 +50,7 @@ class TrainSpec:
     checkpoint_interval: int = spec_field(1, min=1, help="keep checkpoints/epoch_NNN.pth every N epochs")
     resume: bool = spec_field(True, help="continue from checkpoints/latest.pth in the results dir")
     freeze_backbone_epochs: int = spec_field(0, min=0, help="train only the head for the first N epochs")
+    distillation: DistillationSpec = spec_field(DistillationSpec)
 
 
 @dataclass
@@ -84,6 +94,8 @@ class PruneSpec:
     granularity: int = spec_field(8, min=1, help="-pg")
     min_num_filters: int = spec_field(16, min=1, help="-nf")
     excluded_layers: list[str] = spec_field([], help="-el")
+    criterion: str = spec_field("l2", choices=("l2", "group_l2", "taylor", "bn_scale"),
+                                help="--criterion: l2 is TAO's; the others are Torch-Pruning's group importances")
 
 
 @dataclass

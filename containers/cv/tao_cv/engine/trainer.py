@@ -2,8 +2,9 @@
 
 `fit` owns the loop around them: resume from checkpoints/latest.pth, atomic checkpoints, best/last
 weights, status.json's RUNNING records, the CSV log and the curves plot. What a task adds is passed in as plain arguments:
-the model, the loaders, a `loss_fn(model, inputs, targets) -> loss` and a `validate(model) -> {metric: value}`
-callable. Targets may be tensors or (lists/dicts of) tensors, e.g. boxes per image for detection.
+the model, the loaders, a `loss_fn(outputs, targets) -> loss` of the model's outputs and a
+`validate(model) -> {metric: value}` callable. Targets may be tensors or (lists/dicts of) tensors, e.g. boxes per
+image for detection. With a `distillation` (engine/distillation.py) the loss also pulls toward a teacher's outputs.
 
 Under torchrun (see `distributed`) the same loop runs in every process: the model is wrapped in
 DistributedDataParallel, the loader's DistributedSampler is reseeded each epoch, the train loss and image counts
@@ -83,7 +84,7 @@ def to_device(value, device):
     return value
 
 
-def train_one_epoch(model, loader, loss_fn, optimizer, scheduler, device, scaler, on_step=None):
+def train_one_epoch(model, loader, loss_fn, optimizer, scheduler, device, scaler, on_step=None, distillation=None):
     """One pass over `loader`; returns mean loss, images seen and seconds spent."""
     model.train()
     total_loss = torch.zeros((), device=device)
@@ -92,7 +93,10 @@ def train_one_epoch(model, loader, loss_fn, optimizer, scheduler, device, scaler
     for step, (inputs, targets) in enumerate(loader):
         inputs, targets = to_device(inputs, device), to_device(targets, device)
         with torch.autocast(device.type, enabled=scaler.is_enabled()):
-            loss = loss_fn(model, inputs, targets)
+            outputs = model(inputs)
+            loss = loss_fn(outputs, targets)
+            if distillation is not None:
+                loss = distillation.blend(loss, inputs, outputs)
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.step(optimizer)
@@ -126,10 +130,12 @@ def improves(metrics, best, monitor):
     return metrics[monitor] == best["value"] and loss is not None and (best_loss is None or loss < best_loss)
 
 
-def fit(model, *, train_loader, validate, loss_fn, spec, results_dir, info, monitor, status, heads=()):
+def fit(model, *, train_loader, validate, loss_fn, spec, results_dir, info, monitor, status, heads=(),
+        distillation=None):
     """Train `model` per `spec` (a TrainSpec) into `results_dir`; returns the run summary. `info`: the ModelInfo its
     checkpoints carry; `status`: the run's StatusLogger (RUNNING records); `heads`: names of the modules that
-    `train.freeze_backbone_epochs` keeps training while the rest is frozen."""
+    `train.freeze_backbone_epochs` keeps training while the rest is frozen; `distillation`: a teacher to learn
+    from as well."""
     results_dir = Path(results_dir)
     ckpt_dir, weights_dir = results_dir / "checkpoints", results_dir / "weights"
     device = pick_device(spec.device)
@@ -137,6 +143,8 @@ def fit(model, *, train_loader, validate, loss_fn, spec, results_dir, info, moni
     main = rank == 0  # the only process that writes files
     torch.manual_seed(spec.seed + rank)  # each rank draws its own augmentations
     model.to(device)
+    if distillation is not None:
+        distillation.to(device)
     # Parameters frozen for some epochs get no gradient then: DDP must be told to expect that.
     net = distributed.wrap(model, device, find_unused_parameters=bool(spec.freeze_backbone_epochs))
     optimizer = build_optimizer(model.parameters(), spec.optimizer)
@@ -188,7 +196,8 @@ def fit(model, *, train_loader, validate, loss_fn, spec, results_dir, info, moni
                 shown = {"loss": loss.item(), "lr": optimizer.param_groups[0]["lr"]} if step % 10 == 0 else {}
                 progress.update(bar, advance=1, **shown)
 
-            stats = train_one_epoch(net, train_loader, loss_fn, optimizer, scheduler, device, scaler, on_step)
+            stats = train_one_epoch(net, train_loader, loss_fn, optimizer, scheduler, device, scaler, on_step,
+                                    distillation)
         if not math.isfinite(stats["train_loss"]):
             raise UserError(f"training diverged: the loss is {stats['train_loss']} in epoch {epoch + 1}; lower "
                             f"train.optimizer.lr (now {spec.optimizer.lr:g}), or check the labels and "

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..engine.distillation import binary_kl
 from .registry import build_classifier
 from .trunk import cut_trunk
 
@@ -76,3 +77,15 @@ def detectnet_loss(outputs, targets, encoding, coverage_weight=1.0, bbox_weight=
     mask = cov_t.repeat_interleave(4, dim=1)
     bbox_loss = (nn.functional.l1_loss(bbox.float(), bbox_t, reduction="none") * mask).sum() / mask.sum().clamp(min=1)
     return coverage_weight * cov_loss + bbox_weight * bbox_loss
+
+
+def detectnet_kd_loss(student, teacher, bbox_weight=1.0, positive_weight=10.0):
+    """Distillation on the dense outputs, weighted as `detectnet_loss` weights the labels: the coverage maps compared
+    as Bernoulli probabilities (cells the teacher covers count `positive_weight` times), the boxes by L1 where the
+    teacher's coverage says an object is."""
+    (coverage, bbox), (cov_t, bbox_t) = student, teacher
+    weight = 1.0 + (positive_weight - 1.0) * cov_t.float()
+    cov_loss = (binary_kl(coverage, cov_t) * weight).mean()
+    mask = cov_t.float().repeat_interleave(4, dim=1)
+    bbox_loss = ((bbox.float() - bbox_t.float()).abs() * mask).sum() / mask.sum().clamp(min=1)
+    return cov_loss + bbox_weight * bbox_loss

@@ -13,6 +13,7 @@ from torchvision.models.detection.image_list import ImageList
 from torchvision.models.detection.retinanet import RetinaNet, RetinaNetHead
 from torchvision.ops.feature_pyramid_network import LastLevelP6P7
 
+from ..engine.distillation import binary_kl
 from .registry import build_classifier
 from .trunk import cut_trunk
 
@@ -80,3 +81,18 @@ class RetinaNetDetector(nn.Module):
         losses = self.net.compute_loss(targets, {"cls_logits": cls_logits, "bbox_regression": bbox_regression},
                                        [anchors] * len(targets))
         return losses["classification"] + losses["bbox_regression"]
+
+
+def retinanet_kd_loss(student, teacher, temperature):
+    """Distillation on the dense head outputs: per anchor and class, the KL of the temperature-softened sigmoid
+    scores (x T²), and the box regression by smooth L1 weighted by the teacher's best score at that anchor; both
+    divided by the number of anchors the teacher scores above 0.5, as the focal loss divides by the positives."""
+    (cls_s, box_s), (cls_t, box_t) = student, teacher
+    t = temperature
+    probs_t = torch.sigmoid(cls_t.float())
+    confident = (probs_t.max(-1).values > 0.5).sum().clamp(min=1)
+    cls_loss = binary_kl(torch.sigmoid(cls_s.float() / t), torch.sigmoid(cls_t.float() / t)).sum() * t * t / confident
+    weight = probs_t.max(-1).values.unsqueeze(-1)
+    box_loss = (torch.nn.functional.smooth_l1_loss(box_s.float(), box_t.float(), reduction="none", beta=1 / 9)
+                * weight).sum() / confident
+    return cls_loss + box_loss

@@ -51,8 +51,12 @@ class TaskAdapter(ABC):
         """The network of a checkpoint with this info (its weights are loaded afterwards)."""
 
     @abstractmethod
-    def loss(self, spec, info):
-        """`loss_fn(model, images, targets) -> scalar loss`; `model` may be DistributedDataParallel-wrapped."""
+    def loss(self, spec, info, model):
+        """`loss_fn(outputs, targets) -> scalar loss` of `model`'s outputs on a batch."""
+
+    @abstractmethod
+    def kd_loss(self, spec, info):
+        """`kd_loss(student_outputs, teacher_outputs, temperature) -> scalar`: train.distillation's term."""
 
     @abstractmethod
     def heads(self, model):

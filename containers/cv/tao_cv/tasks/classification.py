@@ -11,6 +11,7 @@ from tao_inference.tasks import TASKS
 from ..data.classification import ImageClassificationDataset
 from ..data.sample import generate_sample
 from ..data.transforms import train_transform
+from ..engine.distillation import softmax_kd
 from ..models import build_classifier, get_backbone
 from ..models.registry import classifier_head
 from .adapter import TaskAdapter, TrainingData, normalization, parse_counts
@@ -62,9 +63,11 @@ class ClassificationAdapter(TaskAdapter):
         size = spec.dataset.image_size
         return pruned_info.replace(input_height=size, input_width=size)
 
-    def loss(self, spec, info):
-        criterion = torch.nn.CrossEntropyLoss(label_smoothing=spec.train.label_smoothing)
-        return lambda model, images, labels: criterion(model(images), labels)
+    def loss(self, spec, info, model):
+        return torch.nn.CrossEntropyLoss(label_smoothing=spec.train.label_smoothing)
+
+    def kd_loss(self, spec, info):
+        return softmax_kd
 
     def heads(self, model):
         return [classifier_head(model)]

@@ -5,7 +5,7 @@ import dataclasses
 
 from tao_inference.networks import detectnet_v2 as network
 from tao_inference.tasks import TASKS
-from ..models.detectnet_v2 import DetectNetV2, TargetEncoding, detectnet_loss
+from ..models.detectnet_v2 import DetectNetV2, TargetEncoding, detectnet_kd_loss, detectnet_loss
 from .detection import DetectionAdapter
 
 
@@ -21,14 +21,18 @@ class DetectNetV2Adapter(DetectionAdapter):
     def rebuild(self, info):
         return DetectNetV2(info.backbone, info.num_classes)
 
-    def loss(self, spec, info):
+    def loss(self, spec, info, model):
         encoding = TargetEncoding(**info.network["encoding"])
 
-        def loss_fn(model, images, targets):
-            return detectnet_loss(model(images), targets, encoding, bbox_weight=spec.model.bbox_loss_weight,
+        def loss_fn(outputs, targets):
+            return detectnet_loss(outputs, targets, encoding, bbox_weight=spec.model.bbox_loss_weight,
                                   positive_weight=spec.model.positive_weight)
 
         return loss_fn
+
+    def kd_loss(self, spec, info):
+        return lambda student, teacher, temperature: detectnet_kd_loss(
+            student, teacher, bbox_weight=spec.model.bbox_loss_weight, positive_weight=spec.model.positive_weight)
 
     def heads(self, model):
         return [model.coverage, model.bbox]

@@ -9,7 +9,7 @@ from tao_inference.spec.schemas import ExportSpec, PruneSpec
 # prune flag -> its key in the spec's `prune` section
 PRUNE_FLAGS = {"pruning_threshold": "threshold", "normalizer": "normalizer",
                "equalization_criterion": "equalization_criterion", "pruning_granularity": "granularity",
-               "min_num_filters": "min_num_filters", "excluded_layers": "excluded_layers"}
+               "min_num_filters": "min_num_filters", "excluded_layers": "excluded_layers", "criterion": "criterion"}
 
 
 def resolve_prune_flags(args, schema):
@@ -64,7 +64,39 @@ def add_prune_parser(subparsers, run):
     p.add_argument("-nf", "--min_num_filters", type=spec_value_type(PruneSpec, "min_num_filters"),
                    help=f"default {defaults.min_num_filters}")
     p.add_argument("-el", "--excluded_layers", help="comma-separated layer names never pruned")
+    p.add_argument("--criterion", choices=_spec_field(PruneSpec, "criterion").metadata["choices"],
+                   help="channel importance: l2 (TAO's per-layer L2 norm, default), or Torch-Pruning's group_l2, "
+                        "taylor (|weight x gradient| on training batches of -e SPEC) or bn_scale (|BN gamma|)")
+    target = p.add_mutually_exclusive_group()
+    target.add_argument("--target_macs_ratio", type=_fraction, metavar="R",
+                        help="instead of -pth: the smallest threshold that leaves at most R of the MACs (counted)")
+    target.add_argument("--target_speedup", type=_above_one, metavar="S",
+                        help="instead of -pth: the smallest threshold whose model runs S times faster (ONNX Runtime on "
+                             "this CPU, measured at --speed_batch_size)")
+    p.add_argument("--speed_batch_size", type=int, default=16, help="batch of the --target_speedup timing (default 16)")
+    p.add_argument("--sensitivity", action="store_true",
+                   help="measure instead of pruning: validation accuracy (-e SPEC) with each group alone pruned to "
+                        "--sensitivity_keep of its channels; writes sensitivity.{json,csv,png} beside -o")
+    p.add_argument("--sensitivity_keep", type=_fraction, default=0.5, help="fraction of channels kept (default 0.5)")
+    p.add_argument("--sensitivity_images", type=int, default=200, help="validation images used (default 200)")
+    p.add_argument("--taylor_batches", type=int, default=8, help="training batches scored by --criterion taylor")
     p.set_defaults(run=run)
+
+
+def _bounded(low, high, open_low, what):
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not (low < value if open_low else low <= value) or value > high:
+            raise argparse.ArgumentTypeError(f"{text} is out of range; expected {what}")
+        return value
+    return parse
+
+
+_fraction = _bounded(0.0, 1.0, True, "a fraction above 0 and at most 1 (e.g. 0.5)")
+_above_one = _bounded(1.0, 1000.0, True, "a speed-up above 1 (e.g. 2)")
 
 
 def add_export_parser(subparsers, run):

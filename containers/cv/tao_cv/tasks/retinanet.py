@@ -7,8 +7,7 @@ from tao_inference.errors import UserError
 from tao_inference.networks import retinanet as network
 from tao_inference.postprocess import anchor_levels
 from tao_inference.tasks import TASKS
-from ..engine import distributed
-from ..models.retinanet import RetinaNetDetector
+from ..models.retinanet import RetinaNetDetector, retinanet_kd_loss
 from .detection import DetectionAdapter
 
 
@@ -33,9 +32,11 @@ class RetinaNetAdapter(DetectionAdapter):
         return RetinaNetDetector(info.backbone, info.num_classes, info.input_height, info.input_width, classifier,
                                  n["fpn_channels"], tuple(n["anchor_sizes"]), n["head_norm"])
 
-    def loss(self, spec, info):
-        # `model` may be DistributedDataParallel: its forward (which syncs gradients) runs, the loss is the detector's.
-        return lambda model, images, targets: distributed.unwrap(model).loss(model(images), targets)
+    def loss(self, spec, info, model):
+        return model.loss
+
+    def kd_loss(self, spec, info):
+        return retinanet_kd_loss
 
     def heads(self, model):
         """Layers whose outputs are never pruned: the two output convolutions and, with a GroupNorm head, the tower

@@ -19,16 +19,20 @@ from tao_inference.contract import attach_contract, make_contract, sidecar_path
 from tao_inference.errors import UserError
 from tao_inference.fileio import exclusive_run, refuse_overwriting_inputs, write_json
 from tao_inference.spec import dump_spec, load_spec
+from tao_inference.plots import plot_sensitivity
 from tao_inference.status import run_status
 from ..engine import distributed
 from ..engine.checkpoint import model_from_checkpoint, read_checkpoint, save_checkpoint
 from ..engine.device import pick_device
+from ..engine.distillation import Distillation
 from ..engine.predictors import TorchPredictor, model_opener
 from ..engine.profile import count_macs, count_params
 from ..engine.trainer import fit, make_train_loader
 from ..export.int8 import quantize_qdq, tensor_ranges, write_trt_cache
 from ..export.onnx_export import INPUT_NAME, export_onnx
-from ..prune import prune_model
+from ..engine.logs import write_csv
+from ..prune import cut, layer_widths, plan, score_groups
+from ..prune.search import search_threshold, sensitivity
 from .flags import add_export_parser, add_prune_parser, resolve_prune_flags
 
 console = Console(soft_wrap=True)
@@ -110,13 +114,43 @@ def _train(adapter, spec, results_dir):
             predictor = TorchPredictor(model, info, adapter.decoder_params(model, info))
             return adapter.inference.kind.validation_metrics(predictor, data.val, spec)
 
-        return fit(model, train_loader=train_loader, validate=validate, loss_fn=adapter.loss(spec, info),
+        return fit(model, train_loader=train_loader, validate=validate, loss_fn=adapter.loss(spec, info, model),
                    spec=spec.train, results_dir=results_dir, info=info, monitor=adapter.monitor, status=status,
-                   heads=adapter.trained_heads(model))
+                   heads=adapter.trained_heads(model), distillation=teacher_of(adapter, spec, info, model))
+
+
+def teacher_of(adapter, spec, info, student):
+    """train.distillation's teacher, checked against the student: same task and classes, and outputs of the same
+    shapes on the student's input (a detector's teacher must see the same input size)."""
+    kd = spec.train.distillation
+    if not kd.teacher:
+        return None
+    payload = read_task_checkpoint(adapter, kd.teacher)
+    if list(payload["info"].class_names) != list(info.class_names):
+        raise UserError(f"train.distillation.teacher {kd.teacher} was trained on classes "
+                        f"{list(payload['info'].class_names)}, this run's are {list(info.class_names)}")
+    teacher = model_from_checkpoint(payload, adapter.rebuild).eval()
+    probe = torch.zeros(2, 3, info.input_height, info.input_width)
+    was_training = student.training
+    with torch.no_grad():
+        shapes = [[tuple(t.shape) for t in _as_tuple(m.eval()(probe))] for m in (student, teacher)]
+    student.train(was_training)
+    if shapes[0] != shapes[1]:
+        t_info = payload["info"]
+        raise UserError(f"train.distillation.teacher {kd.teacher}: its outputs {shapes[1]} do not match the student's "
+                        f"{shapes[0]} at {info.input_width}x{info.input_height} (the teacher was trained at "
+                        f"{t_info.input_width}x{t_info.input_height}); a detector's teacher needs the same input size")
+    console.print(f"distillation: learning from {kd.teacher} too (alpha {kd.alpha}, temperature {kd.temperature})")
+    return Distillation(teacher, kd.alpha, kd.temperature, adapter.kd_loss(spec, info))
+
+
+def _as_tuple(outputs):
+    return outputs if isinstance(outputs, (tuple, list)) else (outputs,)
 
 
 def prune(adapter, args):
-    """TAO-style pruning of a checkpoint: a pruned checkpoint (retrain it) and `prune_report.json` beside it."""
+    """TAO-style pruning of a checkpoint: a pruned checkpoint (retrain it) and `prune_report.json` beside it; with a
+    target, the threshold that meets it; with --sensitivity, each group's accuracy cost instead."""
     resolve_prune_flags(args, adapter.inference.spec_class)
     output = Path(args.output)
     refuse_overwriting_inputs([output], [args.model], "-o")
@@ -124,34 +158,126 @@ def prune(adapter, args):
         payload = read_task_checkpoint(adapter, args.model)
         model = model_from_checkpoint(payload, adapter.rebuild).eval()
         info = payload["info"]
-        height, width = info.input_height, info.input_width
-        before = {"params": count_params(model), "macs": count_macs(model, (height, width))}
-        widths = {n: m.out_channels if isinstance(m, torch.nn.Conv2d) else m.out_features
-                  for n, m in model.named_modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))}
-        groups = prune_model(model, torch.zeros(1, 3, height, width), threshold=args.pruning_threshold,
-                             normalizer=args.normalizer, equalization=args.equalization_criterion,
-                             granularity=args.pruning_granularity, min_filters=args.min_num_filters,
-                             excluded_layers=[x.strip() for x in (args.excluded_layers or "").split(",") if x.strip()],
-                             heads=adapter.heads(model))
-        model.eval()
-        after = {"params": count_params(model), "macs": count_macs(model, (height, width))}
-        layers = [{"layer": n, "before": widths[n],
-                   "after": m.out_channels if isinstance(m, torch.nn.Conv2d) else m.out_features}
-                  for n, m in model.named_modules() if n in widths]
+        hw = (info.input_height, info.input_width)
+        example = torch.zeros(1, 3, *hw)
+        needs_data = args.criterion == "taylor" or args.sensitivity
+        spec = _prune_data_spec(adapter, args, info) if needs_data else None
+        if args.criterion == "taylor":
+            accumulate_gradients(adapter, spec, info, model, args.taylor_batches)
+        scored = score_groups(model, example, normalizer=args.normalizer, equalization=args.equalization_criterion,
+                              excluded_layers=[x.strip() for x in (args.excluded_layers or "").split(",") if x.strip()],
+                              heads=adapter.heads(model), criterion=args.criterion)
+        model.zero_grad(set_to_none=True)
+        if args.sensitivity:
+            status.kpi = _sensitivity(adapter, args, spec, info, model, example, scored, output.parent)
+            return None
+        target = _chosen_threshold(args, model, example, scored, hw)
+        before = {"params": count_params(model), "macs": count_macs(model, hw)}
+        widths = layer_widths(model)
+        plans = plan(scored, threshold=args.pruning_threshold, granularity=args.pruning_granularity,
+                     min_filters=args.min_num_filters)
+        cut(model, example, scored, {p["root"]: p["after"] for p in plans})
+        after = {"params": count_params(model), "macs": count_macs(model, hw)}
+        layers = [{"layer": n, "before": widths[n], "after": width} for n, width in layer_widths(model).items()]
         save_checkpoint(output, model, info.replace(pruned=True))
         report = {
             "model": str(args.model), "output": str(output),
             "settings": {"pth": args.pruning_threshold, "normalizer": args.normalizer,
                          "eq": args.equalization_criterion, "pg": args.pruning_granularity,
-                         "nf": args.min_num_filters, "el": args.excluded_layers or ""},
+                         "nf": args.min_num_filters, "el": args.excluded_layers or "", "criterion": args.criterion},
+            "target": target,
             "params_before": before["params"], "params_after": after["params"],
-            "macs_before": before["macs"], "macs_after": after["macs"], "input_hw": [height, width],
-            "layers": layers, "groups": groups,
+            "macs_before": before["macs"], "macs_after": after["macs"], "input_hw": list(hw),
+            "layers": layers, "groups": [{k: p[k] for k in ("layers", "before", "after", "at_min_filters")} for p in plans],
         }
         write_json(output.parent / "prune_report.json", report)
         status.kpi = {"params_ratio": after["params"] / before["params"], "macs_ratio": after["macs"] / before["macs"]}
     _print_prune_report(args, info, report, output.parent / "prune_report.json")
     return report
+
+
+def _prune_data_spec(adapter, args, info):
+    """The spec whose data `--criterion taylor` (training images) and `--sensitivity` (validation images) use."""
+    if not args.experiment_spec:
+        what = "--criterion taylor scores channels on training images" if args.criterion == "taylor" else \
+            "--sensitivity measures validation accuracy"
+        raise UserError(f"{what}: pass -e SPEC (the spec the model was trained with)")
+    return load_spec(adapter.inference.spec_class, args.experiment_spec)
+
+
+def accumulate_gradients(adapter, spec, info, model, batches):
+    """The training loss's gradients over `batches` augmented training batches, left in the parameters: what
+    Taylor importance (|weight x gradient|) reads."""
+    data = adapter.read_data(spec)
+    dataset, collate = adapter.train_dataset(spec, info, data.train)
+    loader = torch.utils.data.DataLoader(dataset, batch_size=spec.train.batch_size, shuffle=True, collate_fn=collate,
+                                         generator=torch.Generator().manual_seed(spec.train.seed))
+    loss_fn = adapter.loss(spec, info, model)
+    model.eval()  # BatchNorm's running statistics, as the network will be used; no dropout
+    model.zero_grad(set_to_none=True)
+    for step, (images, targets) in enumerate(loader):
+        if step == batches:
+            break
+        loss_fn(model(images), targets).backward()
+
+
+def _chosen_threshold(args, model, example, scored, hw):
+    """-pth, or the threshold that meets --target_macs_ratio / --target_speedup (then set as args.pruning_threshold)."""
+    if args.target_macs_ratio is None and args.target_speedup is None:
+        return None
+    kind = "macs" if args.target_macs_ratio is not None else "latency"
+    goal = args.target_macs_ratio if kind == "macs" else 1 / args.target_speedup
+    found = search_threshold(model, example, scored, goal, kind, granularity=args.pruning_granularity,
+                             min_filters=args.min_num_filters, hw=hw, speed_batch_size=args.speed_batch_size)
+    wanted = f"--target_macs_ratio {args.target_macs_ratio}" if kind == "macs" else f"--target_speedup {args.target_speedup}"
+    if found is None:
+        raise UserError(f"{wanted} cannot be met: with every group at the -nf floor ({args.min_num_filters}) the "
+                        "model is still above it; lower -nf or -pg, or remove layers from -el")
+    args.pruning_threshold, value = found
+    if kind == "macs":
+        console.print(f"{wanted}: chose -pth {args.pruning_threshold:.4f} → {value:.3f} of the MACs (counted)")
+        return {"target_macs_ratio": args.target_macs_ratio, "pth": args.pruning_threshold, "macs_ratio": value}
+    console.print(f"{wanted}: chose -pth {args.pruning_threshold:.4f} → {1 / value:.2f}x faster (ONNX Runtime on this "
+                  f"CPU, batch {args.speed_batch_size}; timings move by up to ~10-30 % between runs)")
+    return {"target_speedup": args.target_speedup, "pth": args.pruning_threshold, "measured_speedup": 1 / value,
+            "measured_with": f"onnxruntime CPU, batch {args.speed_batch_size}"}
+
+
+def _sensitivity(adapter, args, spec, info, model, example, scored, folder):
+    """Each group pruned alone: its validation metric, as a table, CSV, JSON and plot (most sensitive first)."""
+    samples = adapter.read_data(spec).val
+    chosen = [samples[i] for i in np.linspace(0, len(samples) - 1, min(len(samples), args.sensitivity_images))
+              .round().astype(int)]
+    monitor, kind = adapter.monitor, adapter.inference.kind
+
+    def evaluate(network):
+        predictor = TorchPredictor(network, info, adapter.decoder_params(network, info))
+        return kind.validation_metrics(predictor, chosen, spec)[monitor]
+
+    baseline = evaluate(model)
+    rows = sensitivity(model, example, scored, evaluate, keep_fraction=args.sensitivity_keep,
+                       granularity=args.pruning_granularity, min_filters=args.min_num_filters)
+    rows.sort(key=lambda row: row["metric"])
+    for row in rows:
+        row["drop"] = baseline - row["metric"]
+    write_json(folder / "sensitivity.json", {"model": str(args.model), "metric": f"val {monitor}",
+                                             "images": len(chosen), "keep_fraction": args.sensitivity_keep,
+                                             "baseline": baseline, "groups": rows})
+    write_csv(folder / "sensitivity.csv", [{"group": r["root"], "channels": r["before"], "kept": r["after"],
+                                            monitor: round(r["metric"], 5), "drop": round(r["drop"], 5),
+                                            "layers": " ".join(r["layers"])} for r in rows])
+    plot_sensitivity(folder / "sensitivity.png", rows, baseline, monitor)
+    table = Table(title=f"val {monitor} with one group pruned to {args.sensitivity_keep:.0%} of its channels "
+                        f"(unpruned {baseline:.4f}, {len(chosen)} images)")
+    for column in ("group", "channels", monitor, "drop"):
+        table.add_column(column)
+    for row in rows[:15]:
+        table.add_row(row["root"], f"{row['before']} → {row['after']}", f"{row['metric']:.4f}", f"{row['drop']:+.4f}")
+    console.print(table)
+    worst = [row["root"] for row in rows if row["drop"] > 0.01][:4]
+    hint = f"; keep the most sensitive whole with -el {','.join(worst)}" if worst else "; no group alone costs over 1 pt"
+    console.print(f"sensitivity → {folder}/sensitivity.{{json,csv,png}} (no model written){hint}")
+    return {"baseline": baseline, "groups": len(rows), "worst_drop": rows[0]["drop"] if rows else 0.0}
 
 
 def _print_prune_report(args, info, report, report_path):
@@ -165,9 +291,10 @@ def _print_prune_report(args, info, report, report_path):
     pb, pa, mb, ma = (report[k] for k in ("params_before", "params_after", "macs_before", "macs_after"))
     console.print(f"params {pb / 1e6:.2f} M → {pa / 1e6:.2f} M ({pa / pb - 1:+.0%})   MACs {mb / 1e6:.1f} M → "
                   f"{ma / 1e6:.1f} M ({ma / mb - 1:+.0%})   model → {args.output}   report → {report_path}")
-    console.print(f"next: retrain it — tao {info.task} train -e SPEC -r RESULTS_DIR "
-                  f"model.pruned_model={args.output} model.pretrained=null — as a fresh run at the training's "
-                  "learning rate, not a low-rate fine-tune: a pruned network re-learns (benchmarks/README.md)")
+    console.print(f"next: retrain it, learning from the unpruned model too — tao {info.task} train -e SPEC -r "
+                  f"RESULTS_DIR model.pruned_model={args.output} model.pretrained=null "
+                  f"train.distillation.teacher={args.model} — as a fresh run at the training's learning rate, not a "
+                  "low-rate fine-tune: a pruned network re-learns (benchmarks/README.md)")
     groups = report["groups"]
     floored = [group["layers"][0] for group in groups if group["at_min_filters"]]
     if floored:
