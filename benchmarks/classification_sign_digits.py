@@ -21,7 +21,6 @@ Writes benchmarks/results/<backbone>.json (or --out) and prints a markdown table
 """
 
 import argparse
-import copy
 import csv
 import json
 import os
@@ -39,7 +38,6 @@ from tao_cv.data.transforms import eval_transform, train_transform
 from tao_cv.engine.checkpoint import model_from_checkpoint, read_checkpoint, save_checkpoint
 from tao_cv.engine.profile import count_macs, cpu_summary, ort_latencies_ms
 from tao_cv.engine.trainer import build_optimizer, build_scheduler
-from tao_cv.prune import prune_model
 from tao_cv.models.registry import classifier_head
 from tao_inference.spec.schemas import AugmentationSpec, OptimizerSpec, SchedulerSpec
 from tao_cv.tasks import ADAPTERS
@@ -139,23 +137,6 @@ def model_meta_for(args):
 def evaluate(spec, model_path, out_dir):
     tao("evaluate", "-e", spec, "-m", model_path, "-r", out_dir)
     return json.loads((Path(out_dir) / "evaluation.json").read_text())["top1"]
-
-
-def pick_threshold(checkpoint, image_size, target_ratio, granularity, min_filters, steps=10):
-    """Smallest -pth (bisection on [0, 1]) whose pruned MACs are at most target_ratio of the original."""
-    payload = read_checkpoint(checkpoint)
-    base = model_from_checkpoint(payload, rebuild).eval()
-    base_macs = count_macs(base, image_size)
-    low, high, sweep = 0.0, 1.0, []
-    for _ in range(steps):
-        pth = round((low + high) / 2, 4)
-        model = copy.deepcopy(base)
-        prune_model(model, torch.zeros(1, 3, image_size, image_size), threshold=pth, granularity=granularity,
-                    min_filters=min_filters)
-        ratio = count_macs(model, image_size) / base_macs
-        sweep.append((pth, round(ratio, 3)))
-        low, high = (low, pth) if ratio <= target_ratio else (pth, high)
-    return high, sorted(sweep)
 
 
 def ratio_prune(checkpoint, image_size, ratio, output):
@@ -333,10 +314,11 @@ def prune_retrain_measure(args, spec, work, seed):
     base_macs = count_macs(model_from_checkpoint(read_checkpoint(best), rebuild), args.image_size)
     result["unpruned"] = {"top1": evaluate(spec, work / "unpruned.onnx", work / "eval_unpruned"), "macs": base_macs}
 
-    pth, sweep = pick_threshold(best, args.image_size, args.target_macs_ratio, args.granularity, args.min_filters)
-    result["prune"] = {"pth": pth, "pg": args.granularity, "nf": args.min_filters, "sweep_pth_macs_ratio": sweep}
-    tao("prune", "-m", best, "-o", work / "pruned" / "model.pth", "-pth", pth, "-pg", args.granularity,
-        "-nf", args.min_filters)
+    tao("prune", "-m", best, "-o", work / "pruned" / "model.pth", "--target_macs_ratio", args.target_macs_ratio,
+        "-pg", args.granularity, "-nf", args.min_filters)
+    target = json.loads((work / "pruned" / "prune_report.json").read_text())["target"]
+    result["prune"] = {"pth": target["pth"], "pg": args.granularity, "nf": args.min_filters,
+                       "macs_ratio": target["macs_ratio"]}
     tao_pruned = retrain_export_evaluate(args, spec, work, "pruned", work / "pruned" / "model.pth", seed)
     result.update(pruned=tao_pruned["pruned"], int8=tao_pruned["pruned_int8"])
     models = {"unpruned": work / "unpruned.onnx", "pruned": work / "pruned.onnx", "int8": work / "pruned_int8.onnx"}

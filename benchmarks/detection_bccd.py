@@ -14,7 +14,6 @@ Writes benchmarks/results/bccd_<network>.json and prints a markdown table.
 """
 
 import argparse
-import copy
 import csv
 import json
 import os
@@ -27,7 +26,6 @@ import torch
 
 from tao_cv.engine.checkpoint import model_from_checkpoint, read_checkpoint
 from tao_cv.engine.profile import count_macs, cpu_summary, ort_latencies_ms
-from tao_cv.prune import prune_model
 
 ROOT = Path(__file__).resolve().parents[1]
 BCCD = ROOT.parent / "shared" / "data" / "bccd" / "BCCD"
@@ -47,23 +45,9 @@ def evaluate(network, spec, model, out, index):
     tao(network, "evaluate", "-e", spec, "-m", model, "-r", out, f"dataset.index={index}")
     metrics = json.loads((Path(out) / "evaluation.json").read_text())
     return {"mAP_50": round(metrics["mAP"], 4), "coco_mAP_50_95": round(metrics["mAP_50_95"], 4),
-            "per_class_AP_50": {k: round(v["AP"], 4) for k, v in metrics["per_class"].items()}}
-
-
-def pick_threshold(net, checkpoint, hw, target_ratio, steps=10):
-    """Smallest -pth (bisection on [0, 1]) whose pruned MACs are at most target_ratio of the original."""
-    payload = read_checkpoint(checkpoint)
-    base = model_from_checkpoint(payload, net.rebuild).eval()
-    base_macs = count_macs(base, hw)
-    low, high, sweep = 0.0, 1.0, []
-    for _ in range(steps):
-        pth = round((low + high) / 2, 4)
-        model = copy.deepcopy(base)
-        prune_model(model, torch.zeros(1, 3, *hw), threshold=pth, heads=net.heads(model))
-        ratio = count_macs(model, hw) / base_macs
-        sweep.append((pth, round(ratio, 3)))
-        low, high = (low, pth) if ratio <= target_ratio else (pth, high)
-    return high, sorted(sweep)
+            "per_class_AP_50": {k: round(v["AP"], 4) for k, v in metrics["per_class"].items()},
+            "boxes_per_image": round(metrics["boxes_per_image"], 2),
+            "ground_truth_per_image": round(metrics["ground_truth_per_image"], 2)}
 
 
 def main():
@@ -79,6 +63,8 @@ def main():
     parser.add_argument("--lr", type=float, default=0.002)
     parser.add_argument("--target_macs_ratio", type=float, default=0.5)
     parser.add_argument("--fpn_channels", type=int, default=128, help="retinanet: FPN and head width")
+    parser.add_argument("--coverage_shape", default="peaked", help="detectnet_v2: model.coverage_shape")
+    parser.add_argument("--unpruned_only", action="store_true", help="stop after evaluating the unpruned model")
     parser.add_argument("--work", default=str(ROOT / "benchmarks" / "runs"))
     parser.add_argument("--unpruned_run", help="a finished `train` results dir of the same settings: measure from there")
     args = parser.parse_args()
@@ -94,7 +80,8 @@ def main():
               f"list_file: {BCCD / 'ImageSets' / 'Main'}/SPLIT.txt}}")
     post = ("postprocessing: {default: {coverage_threshold: 0.3, method: nms, nms_iou: 0.4}}"
             if args.network == "detectnet_v2" else "postprocessing: {score_threshold: 0.05, nms_iou: 0.5}")
-    extra_model = f", fpn_channels: {args.fpn_channels}" if args.network == "retinanet" else ""
+    extra_model = (f", fpn_channels: {args.fpn_channels}" if args.network == "retinanet" else
+                   f", coverage_shape: {args.coverage_shape}")
     spec.write_text(f"""dataset:
   train: [{source.replace('SPLIT', 'train')}]
   val: [{source.replace('SPLIT', 'val')}]
@@ -128,9 +115,12 @@ export: {{cal_batches: 8, cal_batch_size: 8}}
     tao(args.network, "export", "-m", best, "-o", work / "unpruned.onnx", "-e", spec)
     result["unpruned"] = {**evaluate(args.network, spec, work / "unpruned.onnx", work / "eval_unpruned", index),
                           "macs": count_macs(model_from_checkpoint(read_checkpoint(best), net.rebuild), hw)}
-    pth, sweep = pick_threshold(net, best, hw, args.target_macs_ratio)
-    result["prune"] = {"pth": pth, "sweep_pth_macs_ratio": sweep}
-    tao(args.network, "prune", "-m", best, "-o", work / "pruned" / "model.pth", "-pth", pth)
+    if args.unpruned_only:
+        print(json.dumps(result, indent=2))
+        return
+    tao(args.network, "prune", "-m", best, "-o", work / "pruned" / "model.pth", "--target_macs_ratio",
+        args.target_macs_ratio)
+    result["prune"] = json.loads((work / "pruned" / "prune_report.json").read_text())["target"]
     tao(args.network, "train", "-e", spec, "-r", work / "retrain", f"dataset.index={index}",
         f"model.pruned_model={work / 'pruned' / 'model.pth'}", "model.pretrained=null",
         f"train.num_epochs={args.retrain_epochs}")
@@ -140,7 +130,7 @@ export: {{cal_batches: 8, cal_batch_size: 8}}
     result["pruned"] = {**evaluate(args.network, spec, work / "pruned.onnx", work / "eval_pruned", index),
                         "macs": pruned_macs}
     tao(args.network, "export", "-m", retrained, "-o", work / "pruned_int8.onnx", "-e", spec, "--data_type", "int8",
-        "--cal_image_dir", BCCD / "JPEGImages")
+        f"dataset.index={index}")  # calibrated on the training split
     result["int8"] = {**evaluate(args.network, spec, work / "pruned_int8.onnx", work / "eval_int8", index),
                       "macs": pruned_macs}
     paths = [work / "unpruned.onnx", work / "pruned.onnx", work / "pruned_int8.onnx"]

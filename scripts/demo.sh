@@ -17,15 +17,16 @@ step "toolkit and devices" $TAO info
 [ -d "$OUT/data/train" ] || step "generate synthetic sample data" $TAO classification generate_sample -o "$OUT/data"
 step "train (fine-tune ImageNet EfficientNet-Lite0)" $TAO classification train -e $SPEC -r "$OUT/unpruned" "$DATA"
 step "evaluate" $TAO classification evaluate -e $SPEC -m "$OUT/unpruned/weights/best.pth" -r "$OUT/eval/unpruned_pth" "$DATA"
-step "prune (TAO semantics)" $TAO classification prune -m "$OUT/unpruned/weights/best.pth" -o "$OUT/pruned/model.pth" \
-  -pth 0.6 -n max -eq union -pg 8 -nf 16
-step "retrain the pruned model" $TAO classification train -e $SPEC -r "$OUT/retrain" "$DATA" \
-  "model.pruned_model=$OUT/pruned/model.pth" model.pretrained=null train.num_epochs=10
+step "prune to 35 % of the MACs (TAO's rules, Taylor importance)" $TAO classification prune \
+  -m "$OUT/unpruned/weights/best.pth" -o "$OUT/pruned/model.pth" --target_macs_ratio 0.35 --criterion taylor \
+  -e $SPEC "$DATA" -n max -eq union -pg 8 -nf 16
+step "retrain the pruned model (twice the training's epochs)" $TAO classification train -e $SPEC -r "$OUT/retrain" \
+  "$DATA" "model.pruned_model=$OUT/pruned/model.pth" model.pretrained=null train.num_epochs=12
 step "export unpruned FP32 ONNX" $TAO classification export -m "$OUT/unpruned/weights/best.pth" -o "$OUT/export/unpruned.onnx"
 step "export pruned FP32 ONNX" $TAO classification export -m "$OUT/retrain/weights/best.pth" -o "$OUT/export/pruned.onnx"
 step "export pruned INT8 (Q/DQ ONNX + TensorRT calibration cache)" $TAO classification export \
-  -m "$OUT/retrain/weights/best.pth" -o "$OUT/export/pruned_int8.onnx" --data_type int8 \
-  --cal_image_dir "$OUT/data/train" --cal_cache_file "$OUT/export/cal.bin" --batches 8 --batch_size 8
+  -m "$OUT/retrain/weights/best.pth" -o "$OUT/export/pruned_int8.onnx" --data_type int8 -e $SPEC "$DATA" \
+  --cal_cache_file "$OUT/export/cal.bin" --batches 8 --batch_size 8  # calibrated on the spec's training images
 for model in unpruned pruned pruned_int8; do
   step "evaluate the deployed $model model (ONNX Runtime)" $TAO classification evaluate -e $SPEC \
     -m "$OUT/export/$model.onnx" -r "$OUT/eval/$model" "$DATA"

@@ -48,15 +48,24 @@ def test_convert_train_evaluate_inference(detection_run):
     assert metrics["num_images"] == 4 and metrics["ap_mode"] == "sample" and 0.0 <= metrics["mAP"] <= 1.0
     assert 0.0 <= metrics["mAP_50_95"] <= 1.0 and set(metrics["per_class"]) == {"circle", "square", "star"}
     assert (root / "eval" / "pr_curves.png").stat().st_size > 1000
+    truth = sum(len(s["objects"]) for s in index["test"]) / 4
+    assert metrics["ground_truth_per_image"] == truth and metrics["boxes_per_image"] >= 0
+
+    # inference draws and writes the very boxes evaluate scored: clipped to the image, counted the same way
+    run_tao("detectnet_v2", "evaluate", "-e", spec, "-m", best, "-r", root / "eval0", "inference.min_confidence=0.0")
+    everything = json.loads((root / "eval0" / "evaluation.json").read_text())["boxes_per_image"]
 
     run_tao("detectnet_v2", "inference", "-e", spec, "-m", best, "-i", root / "data" / "test" / "images",
             "-r", root / "inf", "inference.min_confidence=0.0")
     labels = sorted((root / "inf" / "labels").glob("*.txt"))
     assert len(labels) == 4 and len(list((root / "inf" / "images_annotated").glob("*.jpg"))) == 4
-    for label in labels:  # KITTI lines with a 16th field, the confidence
+    for label in labels:  # KITTI lines with a 16th field, the confidence; boxes inside the image
         for line in label.read_text().splitlines():
             fields = line.split()
             assert len(fields) == 16 and fields[0] in index["classes"] and 0.0 <= float(fields[15]) <= 1.0
+            x1, y1, x2, y2 = map(float, fields[4:8])
+            assert 0 <= x1 <= x2 <= 64 and 0 <= y1 <= y2 <= 64
+    assert sum(len(label.read_text().splitlines()) for label in labels) == everything * 4
 
 
 def test_voc_source_and_user_errors(detection_run, tmp_path):

@@ -164,3 +164,26 @@ def test_dbscan_core_points_border_points_and_weights():
     # weights: the lone point counts as a cluster only when its own weight reaches min_samples
     assert postprocess.dbscan(distances, 1.0, 2.5, np.array([1, 1, 1, 3.0])).tolist() == [0, 0, 0, 1]
     assert postprocess.dbscan(distances, 0.5, 2, np.ones(4)).tolist() == [-1, -1, -1, -1]
+
+
+def test_peaked_coverage_is_one_at_the_centre_cell_and_falls_off_uniform_is_flat():
+    targets = [{"boxes": torch.tensor([[8.0, 8, 120, 120]]), "labels": torch.tensor([0])}]  # centre (64, 64): cell 4
+    peaked, _ = encode_targets(targets, 1, 8, 8, TargetEncoding(coverage_scale=0.8))
+    uniform, _ = encode_targets(targets, 1, 8, 8, TargetEncoding(coverage_scale=0.8, coverage_shape="uniform"))
+    covered = uniform[0, 0] > 0
+    assert torch.equal(covered, peaked[0, 0] > 0) and covered.sum() >= 9
+    assert set(uniform[0, 0][covered].tolist()) == {1.0}
+    row = peaked[0, 0, 4]
+    assert row[4] == 1.0 and 0.1 < row[2] < row[3] < 1.0 and row[5] < 1.0  # falls with the distance to the centre
+
+
+def test_box_loss_weighs_every_class_alike_however_few_its_cells():
+    from tao_cv.models.detectnet_v2 import per_class_mean
+
+    errors = torch.zeros(1, 8, 4, 4)
+    weights = torch.zeros(1, 8, 4, 4)
+    weights[0, :4] = 1.0  # class 0: 16 cells with error 0
+    weights[0, 4:, 0, 0] = 1.0  # class 1: one cell with error 2
+    errors[0, 4:, 0, 0] = 2.0
+    assert per_class_mean(errors, weights, 2) == pytest.approx(1.0)  # (0 + 2) / 2, not 2 / 17
+    assert per_class_mean(errors, torch.zeros_like(weights), 2) == 0.0

@@ -147,19 +147,21 @@ def test_prune_flags_not_given_come_from_the_spec_prune_section_then_the_default
 
     spec = tmp_path / "spec.yaml"
     spec.write_text("prune:\n  threshold: 0.5\n  granularity: 16\n  excluded_layers: [conv1, fc]\n")
-    given = argparse.Namespace(experiment_spec=spec, **dict.fromkeys(PRUNE_FLAGS))
+    given = argparse.Namespace(experiment_spec=spec, overrides=["prune.criterion=taylor"], **dict.fromkeys(PRUNE_FLAGS))
     given.pruning_granularity = 4  # a flag beats the spec
     resolve_prune_flags(given, ClassificationSpec)
     assert (given.pruning_threshold, given.pruning_granularity, given.excluded_layers) == (0.5, 4, "conv1,fc")
     assert (given.normalizer, given.equalization_criterion, given.min_num_filters) == ("max", "union", 16)
+    assert given.criterion == "taylor"  # an override of the spec counts as the spec
 
-    bare = argparse.Namespace(experiment_spec=None, **dict.fromkeys(PRUNE_FLAGS))
+    bare = argparse.Namespace(experiment_spec=None, overrides=[], **dict.fromkeys(PRUNE_FLAGS))
     resolve_prune_flags(bare, ClassificationSpec)
-    assert (bare.pruning_threshold, bare.pruning_granularity, bare.excluded_layers) == (0.1, 8, "")
+    assert (bare.pruning_threshold, bare.pruning_granularity, bare.excluded_layers, bare.criterion) == (0.1, 8, "", "l2")
 
     spec.write_text("prune:\n  granularity: 0\n")
     with pytest.raises(UserError, match=r"spec.yaml:2: 'prune.granularity' is 0; expected a value >= 1"):
-        resolve_prune_flags(argparse.Namespace(experiment_spec=spec, **dict.fromkeys(PRUNE_FLAGS)), ClassificationSpec)
+        resolve_prune_flags(argparse.Namespace(experiment_spec=spec, overrides=[], **dict.fromkeys(PRUNE_FLAGS)),
+                            ClassificationSpec)
 
 
 def test_retraining_a_pruned_model_checks_classes_and_says_which_spec_keys_it_replaces(tmp_path, capsys):

@@ -200,6 +200,9 @@ class DetectionDatasetSpec:
 @dataclass
 class DetectNetModelSpec(StartingWeightsSpec):
     coverage_scale: float = spec_field(0.6, min=0.05, max=1.0, help="central part of a box marked as covered")
+    coverage_shape: str = spec_field("peaked", choices=("peaked", "uniform"),
+                                     help="coverage target: peaked at the box centre (one box per object after NMS), "
+                                          "or uniform over the covered part (TAO's)")
     bbox_norm: float = spec_field(35.0, min=1.0)
     positive_weight: float = spec_field(10.0, min=1.0, help="weight of covered cells in the coverage loss")
     bbox_loss_weight: float = spec_field(1.0, min=0.0)

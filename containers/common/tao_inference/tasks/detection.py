@@ -66,10 +66,13 @@ def predict(predictor, samples, decode, batch_size):
     """(predictions, ground truth, original sizes): per image dicts of boxes/labels(/scores), input pixels."""
     predictions, truth, sizes, info = [], [], [], predictor.info
     by_path = {s["image"]: s for s in samples}
+    frame = np.float32([info.input_width, info.input_height] * 2)
     for paths, images, image_sizes in batches([s["image"] for s in samples], info, batch_size):
         outputs = predictor(images)
         for i, (path, size) in enumerate(zip(paths, image_sizes)):
             boxes, scores, labels = decode(tuple(o[i] for o in outputs))
+            # Clipped to the input frame here, once: evaluate's boxes are inference's boxes
+            boxes = np.asarray(boxes, np.float32).reshape(-1, 4).clip(0, frame)
             predictions.append({"boxes": boxes, "scores": scores, "labels": labels})
             truth.append(ground_truth(by_path[path], info.class_names, size, info))
             sizes.append(size)
@@ -98,16 +101,23 @@ def evaluate(predictor, spec, results_dir, model_name, console):
     predictions, truth, _ = predict(predictor, samples, decoder(predictor, spec), ev.batch_size)
     result = voc_map(predictions, truth, classes, ev.iou_threshold, ev.ap_mode)
     coco = coco_map(predictions, truth, classes)
+    shown = spec.inference.min_confidence
+    boxes_per_image = float(np.mean([int((p["scores"] >= shown).sum()) for p in predictions]))
+    truth_per_image = float(np.mean([len(t["boxes"]) for t in truth]))
     metrics = {"model": model_name, "model_kind": predictor.kind, "split": ev.split, "num_images": len(samples),
                "iou_threshold": ev.iou_threshold, "ap_mode": ev.ap_mode, "mAP": result["mAP"], **coco,
+               "boxes_per_image": boxes_per_image, "ground_truth_per_image": truth_per_image,
+               "boxes_counted_at": shown,
                "per_class": {name: {"AP": v["AP"], "num_gt": v["num_gt"]} for name, v in result["per_class"].items()}}
     write_json(results_dir / "evaluation.json", metrics)
     plot_pr_curves(results_dir / "pr_curves.png", result["per_class"])
     console.print(_ap_table(f"{predictor.kind} model on {ev.split} ({len(samples)} images): "
                             f"mAP@{ev.iou_threshold} ({ev.ap_mode}) {result['mAP']:.4f}, "
                             f"COCO mAP@[.5:.95] {coco['mAP_50_95']:.4f}", result, classes))
+    console.print(f"{boxes_per_image:.1f} boxes per image at inference.min_confidence {shown} (ground truth: "
+                  f"{truth_per_image:.1f}) — what inference draws")
     console.print(f"results → {results_dir}/evaluation.json, pr_curves.png")
-    return {"mAP": result["mAP"], "mAP_50_95": coco["mAP_50_95"]}
+    return {"mAP": result["mAP"], "mAP_50_95": coco["mAP_50_95"], "boxes_per_image": boxes_per_image}
 
 
 def image_paths(folder, flag):
@@ -135,7 +145,7 @@ def inference(predictor, spec, paths, results_dir, console):
         image = load_rgb(path)
         sx, sy = image.width / info.input_width, image.height / info.input_height
         keep = pred["scores"] >= threshold
-        boxes = np.clip(pred["boxes"][keep] * [sx, sy, sx, sy], 0, [image.width, image.height] * 2)
+        boxes = pred["boxes"][keep] * [sx, sy, sx, sy]
         objects = [KittiObject(info.class_names[label], x1, y1, x2, y2, score=float(score))
                    for (x1, y1, x2, y2), label, score in zip(boxes, pred["labels"][keep], pred["scores"][keep])]
         write_kitti(Path(results_dir) / "labels" / f"{path.stem}.txt", objects)

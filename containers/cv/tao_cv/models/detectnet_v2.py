@@ -36,6 +36,10 @@ class DetectNetV2(nn.Module):
 class TargetEncoding:
     coverage_scale: float = 0.6  # fraction of a box's width/height (around its centre) marked as covered
     bbox_norm: float = 35.0  # edge distances are divided by this (pixels), as TAO's DetectNet_v2 does
+    # "peaked": the covered cells' target falls from 1 at the centre cell (a Gaussian of the distance, 0.14 at the
+    # covered region's edge), so the cell nearest the centre — whose box is the most accurate — scores highest and the
+    # others' duplicates rank below it; "uniform": 1 over the covered region (TAO's, and this toolkit's before 0.3).
+    coverage_shape: str = "peaked"
 
 
 def encode_targets(targets, num_classes, grid_h, grid_w, encoding):
@@ -60,22 +64,42 @@ def encode_targets(targets, num_classes, grid_h, grid_w, encoding):
             cols = torch.unique(torch.cat([cols, torch.tensor([center_col])]))
             rows = torch.unique(torch.cat([rows, torch.tensor([center_row])]))
             rr, cc = torch.meshgrid(rows, cols, indexing="ij")
-            coverage[b, c, rr, cc] = 1.0
+            if encoding.coverage_shape == "peaked":
+                dx = (centers_x[cc] - cx) / max(half_w, STRIDE / 2)
+                dy = (centers_y[rr] - cy) / max(half_h, STRIDE / 2)
+                value = torch.exp(-2 * (dx ** 2 + dy ** 2)).clamp(max=1.0)
+                value[(rr == center_row) & (cc == center_col)] = 1.0
+            else:
+                value = 1.0
+            coverage[b, c, rr, cc] = value
             px, py = centers_x[cc], centers_y[rr]
             edges = torch.stack([px - x1, py - y1, x2 - px, y2 - py]) / encoding.bbox_norm
             bbox[b, 4 * c:4 * c + 4, rr, cc] = edges
     return coverage, bbox
 
 
+def per_class_mean(values, weights, num_classes):
+    """Mean over classes (those with any weight) of each class's weighted mean of `values` [B, 4C, h, w]: a rare
+    class's box channels learn as fast as a frequent one's (normalized over all cells, platelets among ~10x more
+    blood cells got a tenth of the gradient and AP 0.01 on BCCD)."""
+    per_class = (values * weights).unflatten(1, (num_classes, 4)).sum((0, 2, 3, 4))
+    totals = weights.unflatten(1, (num_classes, 4)).sum((0, 2, 3, 4))
+    present = totals > 0
+    if not present.any():
+        return values.sum() * 0.0
+    return (per_class[present] / totals[present]).mean()
+
+
 def detectnet_loss(outputs, targets, encoding, coverage_weight=1.0, bbox_weight=1.0, positive_weight=10.0):
-    """Weighted BCE on coverage (object cells count `positive_weight` times) + L1 on the bbox of covered cells."""
+    """Weighted BCE on coverage (object cells count up to `positive_weight` times) + L1 on the bbox of covered
+    cells, weighted by their coverage target and averaged per class."""
     coverage, bbox = outputs
     num_classes, grid_h, grid_w = coverage.shape[1:]
     cov_t, bbox_t = (t.to(coverage.device) for t in encode_targets(targets, num_classes, grid_h, grid_w, encoding))
     weight = 1.0 + (positive_weight - 1.0) * cov_t
     cov_loss = nn.functional.binary_cross_entropy(coverage.float().clamp(1e-6, 1 - 1e-6), cov_t, weight=weight)
     mask = cov_t.repeat_interleave(4, dim=1)
-    bbox_loss = (nn.functional.l1_loss(bbox.float(), bbox_t, reduction="none") * mask).sum() / mask.sum().clamp(min=1)
+    bbox_loss = per_class_mean(nn.functional.l1_loss(bbox.float(), bbox_t, reduction="none"), mask, num_classes)
     return coverage_weight * cov_loss + bbox_weight * bbox_loss
 
 
@@ -87,5 +111,5 @@ def detectnet_kd_loss(student, teacher, bbox_weight=1.0, positive_weight=10.0):
     weight = 1.0 + (positive_weight - 1.0) * cov_t.float()
     cov_loss = (binary_kl(coverage, cov_t) * weight).mean()
     mask = cov_t.float().repeat_interleave(4, dim=1)
-    bbox_loss = ((bbox.float() - bbox_t.float()).abs() * mask).sum() / mask.sum().clamp(min=1)
+    bbox_loss = per_class_mean((bbox.float() - bbox_t.float()).abs(), mask, coverage.shape[1])
     return cov_loss + bbox_weight * bbox_loss

@@ -13,7 +13,8 @@ class DetectNetV2Adapter(DetectionAdapter):
     inference = TASKS["detectnet_v2"]
 
     def network_params(self, spec):
-        return {"encoding": dataclasses.asdict(TargetEncoding(spec.model.coverage_scale, spec.model.bbox_norm))}
+        return {"encoding": dataclasses.asdict(TargetEncoding(spec.model.coverage_scale, spec.model.bbox_norm,
+                                                              spec.model.coverage_shape))}
 
     def build(self, info, spec):
         return DetectNetV2(info.backbone, info.num_classes, self.pretrained_classifier(spec))
@@ -22,7 +23,8 @@ class DetectNetV2Adapter(DetectionAdapter):
         return DetectNetV2(info.backbone, info.num_classes)
 
     def loss(self, spec, info, model):
-        encoding = TargetEncoding(**info.network["encoding"])
+        # A model trained before coverage_shape existed had uniform targets: its retrain keeps them.
+        encoding = TargetEncoding(**{"coverage_shape": "uniform", **info.network["encoding"]})
 
         def loss_fn(outputs, targets):
             return detectnet_loss(outputs, targets, encoding, bbox_weight=spec.model.bbox_loss_weight,

@@ -15,7 +15,7 @@ PRUNE_FLAGS = {"pruning_threshold": "threshold", "normalizer": "normalizer",
 def resolve_prune_flags(args, schema):
     """Fill each prune flag not given on the command line from the spec's `prune` section (-e), else its default,
     so that a spec's `prune.threshold: 0.5` is not silently ignored."""
-    section = load_spec(schema, args.experiment_spec).prune if args.experiment_spec else PruneSpec()
+    section = load_spec(schema, args.experiment_spec, args.overrides).prune if args.experiment_spec else PruneSpec()
     for flag, key in PRUNE_FLAGS.items():
         if getattr(args, flag) is None:
             value = getattr(section, key)
@@ -80,6 +80,7 @@ def add_prune_parser(subparsers, run):
     p.add_argument("--sensitivity_keep", type=_fraction, default=0.5, help="fraction of channels kept (default 0.5)")
     p.add_argument("--sensitivity_images", type=int, default=200, help="validation images used (default 200)")
     p.add_argument("--taylor_batches", type=int, default=8, help="training batches scored by --criterion taylor")
+    p.add_argument("overrides", nargs="*", help="overrides of the -e spec: section.key=value")
     p.set_defaults(run=run)
 
 

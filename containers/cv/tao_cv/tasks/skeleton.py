@@ -160,8 +160,11 @@ def prune(adapter, args):
         info = payload["info"]
         hw = (info.input_height, info.input_width)
         example = torch.zeros(1, 3, *hw)
-        needs_data = args.criterion == "taylor" or args.sensitivity
-        spec = _prune_data_spec(adapter, args, info) if needs_data else None
+        spec = load_spec(adapter.inference.spec_class, args.experiment_spec, args.overrides) if args.experiment_spec else None
+        if spec is None and (args.criterion == "taylor" or args.sensitivity):
+            what = ("--criterion taylor scores channels on training images" if args.criterion == "taylor" else
+                    "--sensitivity measures validation accuracy")
+            raise UserError(f"{what}: pass -e SPEC (the spec the model was trained with)")
         if args.criterion == "taylor":
             accumulate_gradients(adapter, spec, info, model, args.taylor_batches)
         scored = score_groups(model, example, normalizer=args.normalizer, equalization=args.equalization_criterion,
@@ -192,17 +195,8 @@ def prune(adapter, args):
         }
         write_json(output.parent / "prune_report.json", report)
         status.kpi = {"params_ratio": after["params"] / before["params"], "macs_ratio": after["macs"] / before["macs"]}
-    _print_prune_report(args, info, report, output.parent / "prune_report.json")
+    _print_prune_report(args, info, report, output.parent / "prune_report.json", spec)
     return report
-
-
-def _prune_data_spec(adapter, args, info):
-    """The spec whose data `--criterion taylor` (training images) and `--sensitivity` (validation images) use."""
-    if not args.experiment_spec:
-        what = "--criterion taylor scores channels on training images" if args.criterion == "taylor" else \
-            "--sensitivity measures validation accuracy"
-        raise UserError(f"{what}: pass -e SPEC (the spec the model was trained with)")
-    return load_spec(adapter.inference.spec_class, args.experiment_spec)
 
 
 def accumulate_gradients(adapter, spec, info, model, batches):
@@ -280,7 +274,7 @@ def _sensitivity(adapter, args, spec, info, model, example, scored, folder):
     return {"baseline": baseline, "groups": len(rows), "worst_drop": rows[0]["drop"] if rows else 0.0}
 
 
-def _print_prune_report(args, info, report, report_path):
+def _print_prune_report(args, info, report, report_path, spec):
     table = Table(title="pruned layers")
     for column in ("layer", "channels", "kept"):
         table.add_column(column)
@@ -291,10 +285,16 @@ def _print_prune_report(args, info, report, report_path):
     pb, pa, mb, ma = (report[k] for k in ("params_before", "params_after", "macs_before", "macs_after"))
     console.print(f"params {pb / 1e6:.2f} M → {pa / 1e6:.2f} M ({pa / pb - 1:+.0%})   MACs {mb / 1e6:.1f} M → "
                   f"{ma / 1e6:.1f} M ({ma / mb - 1:+.0%})   model → {args.output}   report → {report_path}")
-    console.print(f"next: retrain it, learning from the unpruned model too — tao {info.task} train -e SPEC -r "
-                  f"RESULTS_DIR model.pruned_model={args.output} model.pretrained=null "
-                  f"train.distillation.teacher={args.model} — as a fresh run at the training's learning rate, not a "
-                  "low-rate fine-tune: a pruned network re-learns (benchmarks/README.md)")
+    epochs = f"train.num_epochs={2 * spec.train.num_epochs}" if spec else "train.num_epochs=<twice the training's>"
+    console.print(f"next: retrain it — tao {info.task} train -e SPEC -r RESULTS_DIR model.pruned_model={args.output} "
+                  f"model.pretrained=null {epochs} — a fresh run at the training's learning rate for twice its epochs, "
+                  "not a low-rate fine-tune: a pruned network re-learns (benchmarks/README.md: +3.6 pt over the same "
+                  "number of epochs on small data)")
+    console.print(f"      to learn from the unpruned model too, add train.distillation.teacher={args.model} (on small "
+                  "data it gained nothing over the longer retrain there)")
+    if args.criterion == "l2" and not args.sensitivity:
+        console.print("      --criterion taylor -e SPEC usually keeps more accuracy at the same MACs than TAO's L2 "
+                      "(benchmarks/README.md)")
     groups = report["groups"]
     floored = [group["layers"][0] for group in groups if group["at_min_filters"]]
     if floored:
