@@ -5,7 +5,8 @@ The model runs once over the test split; every setting decodes the same raw outp
 and metrics), so the differences are the postprocessing's alone.
 
   .venv/bin/python benchmarks/detectnet_postprocessing.py benchmarks/runs/bccd_detectnet_v2/unpruned.onnx \\
-      benchmarks/runs/bccd_detectnet_v2/spec.yaml benchmarks/runs/bccd_detectnet_v2/converted/index.json
+      benchmarks/runs/bccd_detectnet_v2/spec.yaml benchmarks/runs/bccd_detectnet_v2/converted/index.json LABEL
+writes results/bccd_detectnet_v2_postprocessing_LABEL.json.
 """
 
 import hashlib
@@ -46,7 +47,7 @@ class Cached:
         return self.cache[key]
 
 
-def main(model, spec_path, index):
+def main(model, spec_path, index, label="peaked"):
     spec = load_spec(TASKS["detectnet_v2"].spec_class, spec_path, [f"dataset.index={index}"])
     predictor = Cached(OnnxPredictor(model))
     samples = eval_samples(spec, "test")
@@ -68,10 +69,10 @@ def main(model, spec_path, index):
                       "truth_per_image": {c: round(v, 2) for c, v in per_class_truth.items()}}
         print(f"| {name} | {result['mAP']:.3f} | " + " | ".join(
             f"{result['per_class'][c]['AP']:.3f} ({per_class_boxes[c]:.1f} / {per_class_truth[c]:.1f})" for c in classes) + " |")
-    out = Path(__file__).parent / "results" / "bccd_detectnet_v2_postprocessing.json"
+    out = Path(__file__).parent / "results" / f"bccd_detectnet_v2_postprocessing_{label}.json"
     out.write_text(json.dumps({"command": " ".join(sys.argv), "model": str(model), "min_confidence": shown,
                                "rows": rows}, indent=1) + "\n")
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:4])
+    main(*sys.argv[1:5])

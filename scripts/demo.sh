@@ -17,8 +17,8 @@ step "toolkit and devices" $TAO info
 [ -d "$OUT/data/train" ] || step "generate synthetic sample data" $TAO classification generate_sample -o "$OUT/data"
 step "train (fine-tune ImageNet EfficientNet-Lite0)" $TAO classification train -e $SPEC -r "$OUT/unpruned" "$DATA"
 step "evaluate" $TAO classification evaluate -e $SPEC -m "$OUT/unpruned/weights/best.pth" -r "$OUT/eval/unpruned_pth" "$DATA"
-step "prune to 35 % of the MACs (TAO's rules, Taylor importance)" $TAO classification prune \
-  -m "$OUT/unpruned/weights/best.pth" -o "$OUT/pruned/model.pth" --target_macs_ratio 0.35 --criterion taylor \
+step "prune to half the MACs (TAO's rules, Taylor importance)" $TAO classification prune \
+  -m "$OUT/unpruned/weights/best.pth" -o "$OUT/pruned/model.pth" --target_macs_ratio 0.5 --criterion taylor \
   -e $SPEC "$DATA" -n max -eq union -pg 8 -nf 16
 step "retrain the pruned model (twice the training's epochs)" $TAO classification train -e $SPEC -r "$OUT/retrain" \
   "$DATA" "model.pruned_model=$OUT/pruned/model.pth" model.pretrained=null train.num_epochs=12
