@@ -10,11 +10,7 @@ from pathlib import Path
 import torch
 
 from ..engine.profile import count_macs, ort_latencies_ms
-from .tao_pruner import cut, plan, threshold_for_target
-
-
-def _keep(plans):
-    return {p["root"]: p["after"] for p in plans}
+from .tao_pruner import cut, keep_counts, plan, threshold_for_target
 
 
 def search_threshold(model, example_input, scored, target, measure_kind, *, granularity, min_filters, hw,
@@ -36,7 +32,7 @@ def search_threshold(model, example_input, scored, target, measure_kind, *, gran
             plans = plan(scored, threshold=threshold, granularity=granularity, min_filters=min_filters)
             key = tuple(p["after"] for p in plans)
             if key not in measured:
-                trial = cut(copy.deepcopy(model), example_input, scored, _keep(plans))
+                trial = cut(copy.deepcopy(model), example_input, scored, keep_counts(plans))
                 if measure_kind == "macs":
                     measured[key] = count_macs(trial, hw) / base_macs
                 else:

@@ -153,6 +153,11 @@ def plan(scored, *, threshold=0.1, granularity=8, min_filters=16):
     return plans
 
 
+def keep_counts(plans):
+    """{root: channels kept} of `plan`'s decisions: what `cut` takes."""
+    return {p["root"]: p["after"] for p in plans}
+
+
 def cut(model, example_input, scored, keep):
     """Prune `model` (the network `scored` was computed on, or a copy of it) in place: group `root` keeps its
     `keep[root]` highest-scoring channels; a group not in `keep` keeps all of them."""
@@ -178,7 +183,7 @@ def prune_model(model, example_input, *, threshold=0.1, normalizer="max", equali
     scored = score_groups(model, example_input, normalizer=normalizer, equalization=equalization,
                           excluded_layers=excluded_layers, heads=heads, criterion=criterion)
     plans = plan(scored, threshold=threshold, granularity=granularity, min_filters=min_filters)
-    cut(model, example_input, scored, {p["root"]: p["after"] for p in plans})
+    cut(model, example_input, scored, keep_counts(plans))
     return plans
 
 

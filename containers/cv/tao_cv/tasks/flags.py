@@ -14,12 +14,14 @@ PRUNE_FLAGS = {"pruning_threshold": "threshold", "normalizer": "normalizer",
 
 def resolve_prune_flags(args, schema):
     """Fill each prune flag not given on the command line from the spec's `prune` section (-e), else its default,
-    so that a spec's `prune.threshold: 0.5` is not silently ignored."""
-    section = load_spec(schema, args.experiment_spec, args.overrides).prune if args.experiment_spec else PruneSpec()
+    so that a spec's `prune.threshold: 0.5` is not silently ignored. Returns the loaded spec (None without -e)."""
+    spec = load_spec(schema, args.experiment_spec, args.overrides) if args.experiment_spec else None
+    section = spec.prune if spec else PruneSpec()
     for flag, key in PRUNE_FLAGS.items():
         if getattr(args, flag) is None:
             value = getattr(section, key)
             setattr(args, flag, ",".join(value) if key == "excluded_layers" else value)
+    return spec
 
 
 def _spec_field(schema, name):

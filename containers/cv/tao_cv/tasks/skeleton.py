@@ -31,7 +31,7 @@ from ..engine.trainer import fit, make_train_loader
 from ..export.int8 import quantize_qdq, tensor_ranges, write_trt_cache
 from ..export.onnx_export import INPUT_NAME, export_onnx
 from ..engine.logs import write_csv
-from ..prune import cut, layer_widths, plan, score_groups
+from ..prune import cut, keep_counts, layer_widths, plan, score_groups
 from ..prune.search import search_threshold, sensitivity
 from .flags import add_export_parser, add_prune_parser, resolve_prune_flags
 
@@ -151,7 +151,7 @@ def _as_tuple(outputs):
 def prune(adapter, args):
     """TAO-style pruning of a checkpoint: a pruned checkpoint (retrain it) and `prune_report.json` beside it; with a
     target, the threshold that meets it; with --sensitivity, each group's accuracy cost instead."""
-    resolve_prune_flags(args, adapter.inference.spec_class)
+    spec = resolve_prune_flags(args, adapter.inference.spec_class)
     output = Path(args.output)
     refuse_overwriting_inputs([output], [args.model], "-o")
     with run_status(output.parent, "pruning") as status:
@@ -160,7 +160,6 @@ def prune(adapter, args):
         info = payload["info"]
         hw = (info.input_height, info.input_width)
         example = torch.zeros(1, 3, *hw)
-        spec = load_spec(adapter.inference.spec_class, args.experiment_spec, args.overrides) if args.experiment_spec else None
         if spec is None and (args.criterion == "taylor" or args.sensitivity):
             what = ("--criterion taylor scores channels on training images" if args.criterion == "taylor" else
                     "--sensitivity measures validation accuracy")
@@ -179,7 +178,7 @@ def prune(adapter, args):
         widths = layer_widths(model)
         plans = plan(scored, threshold=args.pruning_threshold, granularity=args.pruning_granularity,
                      min_filters=args.min_num_filters)
-        cut(model, example, scored, {p["root"]: p["after"] for p in plans})
+        cut(model, example, scored, keep_counts(plans))
         after = {"params": count_params(model), "macs": count_macs(model, hw)}
         layers = [{"layer": n, "before": widths[n], "after": width} for n, width in layer_widths(model).items()]
         save_checkpoint(output, model, info.replace(pruned=True))
