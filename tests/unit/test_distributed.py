@@ -195,3 +195,22 @@ def test_sigterm_interrupts_the_task_but_ends_a_process_at_once_outside_it():
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert result.returncode == -signal.SIGTERM, result.stdout + result.stderr
     assert result.stdout == "task interrupted\n" and "Traceback" not in result.stderr
+
+
+def test_sigterm_that_lands_in_a_finalizer_still_interrupts_the_task():
+    """Python drops an exception raised inside __del__ or a weakref callback ("Exception ignored in"), and the
+    garbage collector runs those at any point of training: the stop must be raised again, or the launcher's grace
+    runs out and the run is killed without its FAILURE record."""
+    script = ("import os, signal, time\nfrom tao_cv.__main__ import _sigterm_interrupts\n"
+              "class Finalized:\n    def __del__(self):\n        os.kill(os.getpid(), signal.SIGTERM)\n"
+              "        for _ in range(10**5): pass\n"
+              "start = time.time()\n"
+              "try:\n    with _sigterm_interrupts():\n        Finalized()\n        print('finalizer ran', flush=True)\n"
+              "        while time.time() - start < 10:\n            pass\n"
+              "except KeyboardInterrupt:\n    print(f'interrupted after {time.time() - start:.1f} s', flush=True)\n"
+              "time.sleep(2)\nprint('no stray interrupt')\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "finalizer ran" and "Exception ignored" in result.stderr
+    assert lines[1].startswith("interrupted after ") and float(lines[1].split()[2]) < 2 and lines[2] == "no stray interrupt"

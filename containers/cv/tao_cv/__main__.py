@@ -38,7 +38,16 @@ def _user_message(exc):
 
 
 def _stop(signum, frame):
+    # Python drops an exception raised while it runs a weakref callback or __del__ ("Exception ignored in ..."), and
+    # the garbage collector runs those anywhere: re-raise every half second until the task is handling it.
+    signal.signal(signal.SIGALRM, _stop_unless_handled)
+    signal.setitimer(signal.ITIMER_REAL, 0.5, 0.5)
     raise KeyboardInterrupt
+
+
+def _stop_unless_handled(signum, frame):
+    if sys.exc_info()[0] is None:  # not inside the `except` that records the FAILURE
+        raise KeyboardInterrupt
 
 
 @contextlib.contextmanager
@@ -50,6 +59,7 @@ def _sigterm_interrupts():
     try:
         yield
     finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
