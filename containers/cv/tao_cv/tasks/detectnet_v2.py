@@ -36,6 +36,9 @@ class DetectNetV2Adapter(DetectionAdapter):
         return lambda student, teacher, temperature: detectnet_kd_loss(
             student, teacher, bbox_weight=spec.model.bbox_loss_weight, positive_weight=spec.model.positive_weight)
 
+    def suggested_per_class(self, spec, index, image_sizes):
+        return network.suggested_per_class(index["train"], image_sizes, spec.dataset.image_height)
+
     def heads(self, model):
         return [model.coverage, model.bbox]
 
