@@ -61,8 +61,27 @@ class PathTranslator:
         host = self.host_path(value)
         inside = self.container_path(host)
         if inside is None:
+            if self.under_destination(value) is not None:  # already a container path, as TAO specs write them
+                return str(value)
             raise LauncherError(self.outside_message(host, what))
         return str(inside)
+
+    def under_destination(self, value):
+        """The mount whose destination holds `value` as written (a container path), or None."""
+        if not str(value).startswith("/"):
+            return None
+        path = PurePosixPath(str(value))
+        for mount in sorted(self.mounts, key=lambda m: len(m.destination.parts), reverse=True):
+            if path == mount.destination or mount.destination in path.parents:
+                return mount
+        return None
+
+    def host_of(self, value) -> str:
+        """A container path (under a destination) as the host path it is mounted from; other values unchanged."""
+        mount = self.under_destination(value)
+        if mount is None:
+            return value
+        return str(mount.source.joinpath(*PurePosixPath(str(value)).relative_to(mount.destination).parts))
 
     def outside_message(self, host: Path, what) -> str:
         folder = host if host.is_dir() else host.parent
@@ -85,6 +104,21 @@ def looks_like_path(value: str, base: Path) -> bool:
     if value.startswith(("/", "~", "./", "../")):
         return True
     return "/" in value and (base / value).exists()
+
+
+def host_args(args, translator):
+    """For the local runtime: container paths (under a mount's destination) in path flags and `key=value`
+    overrides become the host paths they are mounted from, so TAO commands written for the container run here."""
+    out, previous = [], ""
+    for arg in args:
+        flag, eq, value = arg.partition("=")
+        if previous in PATH_FLAGS and not arg.startswith("-"):
+            arg = translator.host_of(arg)
+        elif eq and value.startswith("/"):
+            arg = f"{flag}={translator.host_of(value)}"
+        out.append(arg)
+        previous = arg if arg.startswith("-") else ""
+    return out
 
 
 def translate_args(args, translator):
@@ -127,8 +161,8 @@ def translate_spec_text(spec_path: Path, translator) -> str:
     text = spec_path.read_text()
     try:
         root = yaml.compose(text)
-    except yaml.YAMLError as exc:
-        raise LauncherError(f"{spec_path}: not valid YAML ({exc})") from None
+    except yaml.YAMLError:
+        return text  # TAO's protobuf text: its paths are container paths already; the worker reports bad syntax
     replacements = []
 
     def walk(node, key):

@@ -64,6 +64,15 @@ MODEL_TASKS = {
             subcommands=DETECTION_SUBCOMMANDS,
         ),
         AUGMENT,
+        Task(
+            name="spec",
+            summary="Read a spec — ours, or TAO's own (protobuf text, TAO 5 YAML) — and show or convert it.",
+            worker="cv",
+            subcommands={
+                "show": "The resolved spec, and a TAO spec's key-by-key mapping: -e SPEC [--task T] [key=value ...]",
+                "convert": "A TAO spec as our YAML, each key commented with its TAO key: -i TAO_SPEC -o OURS.yaml",
+            },
+        ),
     ]
 }
 

@@ -1,6 +1,7 @@
 """The `evaluate` and `inference` subcommands, written once for every task and every worker: the cv worker opens
 checkpoints and ONNX models, the deploy worker ONNX models (and engines); both run the same code after that."""
 
+import os
 from pathlib import Path
 
 from rich.console import Console
@@ -100,8 +101,14 @@ def add_subcommands(subparsers, task, open_model, model_kinds):
     p.set_defaults(run=lambda args: inference(task, args, open_model), model_kinds=model_kinds)
 
 
+ALLOW_UNMAPPED_FLAG = "--allow_unmapped"  # any subcommand with -e: run a TAO spec without the keys it cannot map
+
+
 def parse_task_args(parser, argv):
     """Parsed flags; `key=value` overrides may come before and after flags (argparse takes one run only)."""
+    if ALLOW_UNMAPPED_FLAG in argv:  # an environment variable, so that torchrun's processes inherit it
+        argv = [a for a in argv if a != ALLOW_UNMAPPED_FLAG]
+        os.environ["TAO_ALLOW_UNMAPPED"] = "1"
     args, unknown = parser.parse_known_args(argv)
     late = [a for a in unknown if "=" in a and not a.startswith("-")]
     if late and hasattr(args, "overrides"):

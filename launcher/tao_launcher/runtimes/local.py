@@ -1,12 +1,16 @@
 """The embedded local runtime: runs the worker entry point as a subprocess on this machine."""
 
+import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
 
+from ..errors import LauncherError
 from ..gpus import split_gpu_flags, worker_gpu_args
+from ..mounts import load_mounts
+from ..paths import PathTranslator, host_args
 from ..tasks import WORKER_MODULES
 
 
@@ -23,6 +27,20 @@ class LocalRuntime:
     def command(self, task: str, subcommand: str, args: list[str], worker="cv") -> list[str]:
         return [*self.worker_command(worker), task, subcommand, *args]
 
+    @staticmethod
+    def map_container_paths(args, env):
+        """TAO specs and commands name container paths (/workspace/...): with no container, each is read as the host
+        path its ~/.tao_mounts.json mount comes from — the flags here, the spec's values in the worker (by
+        TAO_CONTAINER_PATHS)."""
+        try:
+            config = load_mounts()
+        except LauncherError as exc:
+            print(f"tao: the mounts file is not used for container paths: {exc}", file=sys.stderr)
+            return args
+        env["TAO_CONTAINER_PATHS"] = json.dumps([[str(m.destination), str(m.source)] for m in config.mounts])
+        env["TAO_MOUNTS_FILE"] = str(config.path)
+        return host_args(args, PathTranslator(config.mounts, mounts_path=config.path))
+
     def run(self, task: str, subcommand: str, args: list[str], worker="cv") -> int:
         """Run the task, streaming its output live, and return its exit code."""
         if shutil.which(self.python) is None and not os.path.exists(self.python):
@@ -30,6 +48,7 @@ class LocalRuntime:
             return 127
         args, gpus = split_gpu_flags(args)
         env = dict(os.environ)
+        args = self.map_container_paths(args, env)
         if gpus.indices:
             env["CUDA_VISIBLE_DEVICES"] = ",".join(gpus.indices)
         elif gpus.count not in (None, "all") and "CUDA_VISIBLE_DEVICES" not in env:

@@ -74,6 +74,9 @@ def read_split_list(image_root, list_file, key):
 
 def split_samples(dataset_spec, split):
     """The samples of one split ('train', 'val', 'test') as the dataset spec describes them."""
+    own_folder = getattr(dataset_spec, f"{split}_dir", None)
+    if own_folder:
+        return scan_split_folder(Path(own_folder), f"dataset.{split}_dir")
     if dataset_spec.root and (dataset_spec.image_root or getattr(dataset_spec, f"{split}_list")):
         raise UserError("dataset: set dataset.root (train/ val/ test/ folders) or dataset.image_root with "
                         "dataset.*_list files, not both")
@@ -83,8 +86,8 @@ def split_samples(dataset_spec, split):
     if dataset_spec.image_root and list_file:
         return read_split_list(dataset_spec.image_root, list_file, f"dataset.{split}_list")
     raise UserError(
-        f"dataset: no {split} data configured — set dataset.root (with {split}/<class>/ inside) "
-        f"or dataset.image_root and dataset.{split}_list"
+        f"dataset: no {split} data configured — set dataset.root (with {split}/<class>/ inside), "
+        f"dataset.{split}_dir (a folder of class folders) or dataset.image_root and dataset.{split}_list"
     )
 
 

@@ -6,7 +6,11 @@ and says what is expected; unknown keys get the nearest valid key as a suggestio
 
 import dataclasses
 import difflib
+import json
 import math
+import os
+import re
+import sys
 import types
 import typing
 from pathlib import Path
@@ -55,19 +59,30 @@ def _line_index(node, source, prefix="", index=None, raw=None):
 
 
 class _Context:
-    def __init__(self, source, lines, raw):
+    def __init__(self, source, lines, raw, tao_keys=None):
         # raw: the text of unquoted scalars, so that a text key written as digits (a sha256) keeps them as written
         self.source, self.lines, self.raw = source, lines, raw
+        self.tao_keys = tao_keys or {}  # our key -> the TAO key it was mapped from (a TAO spec file)
         self.overridden = set()
 
     def where(self, key):
         if any(key == k or key.startswith(k + ".") for k in self.overridden):
             return "command line: "
-        line = self.lines.get(key)
-        return f"{self.source}:{line}: " if line is not None else ""
+        origin = next((self.tao_keys[k] for k in _parents(key) if k in self.tao_keys), None)
+        line = next((self.lines[k] for k in _parents(key) if self.lines.get(k) is not None), None)
+        if origin:
+            return f"{self.source}:{line}: (TAO key '{origin}') " if line else f"{self.source}: (TAO key '{origin}') "
+        return f"{self.source}:{line}: " if line is not None and key in self.lines else ""
 
     def fail(self, key, message):
         raise UserError(f"{self.where(key)}{message}")
+
+
+def _parents(key):
+    """'a.b[0].c' -> 'a.b[0].c', 'a.b[0]', 'a.b', 'a': the key and the keys that hold it."""
+    while key:
+        yield key
+        key = re.sub(r"(\.[^.\[]*|\[\d+\])$", "", key) if re.search(r"[.\[]", key) else ""
 
 
 def _all_keys(schema, prefix=""):
@@ -186,8 +201,29 @@ def _build(schema, data, prefix, ctx):
             ctx.fail(key, f"spec key '{key}' does not exist in section '{section}'{hint}")
         value = _coerce(value, hints[name], key, ctx)
         _check_bounds(value, fields[name].metadata, key, ctx)
+        if fields[name].metadata.get("path") and isinstance(value, str):
+            value = _host_path(value, key, ctx)
         kwargs[name] = value
     return schema(**kwargs)
+
+
+def _host_path(value, key, ctx):
+    """The local runtime reads a container path (under a mount's destination, as TAO specs write them) as the host
+    path mounted there; TAO_CONTAINER_PATHS ([[destination, source], ...]) is set by the launcher."""
+    mapping = os.environ.get("TAO_CONTAINER_PATHS")
+    if mapping is None or not value.startswith("/"):
+        return value
+    for destination, source in sorted(json.loads(mapping), key=lambda pair: len(pair[0]), reverse=True):
+        destination = destination.rstrip("/") or "/"
+        if value == destination or value.startswith(destination + "/"):
+            return source + value[len(destination):]
+    top = "/" + value.strip("/").split("/")[0]
+    if not os.path.exists(value) and not os.path.exists(top):
+        mounts = os.environ.get("TAO_MOUNTS_FILE", "~/.tao_mounts.json")
+        ctx.fail(key, f"'{key}' is {value}: no mount of {mounts} has a destination that holds it, and {top} does not "
+                      "exist on this machine; add a mount (source: the host folder, destination: the folder the spec "
+                      "names) or give the path on this machine")
+    return value
 
 
 def _set_dotted(data, key, value, ctx):
@@ -204,7 +240,8 @@ def _set_dotted(data, key, value, ctx):
 
 
 def load_spec(schema, path=None, overrides=()):
-    """Build `schema` from a YAML file (optional) plus `key.sub=value` overrides."""
+    """Build `schema` from a spec file (optional) plus `key.sub=value` overrides. The file is our YAML or one of
+    TAO's own (protobuf text or TAO 5 YAML, told from its content), mapped to our keys."""
     data = {}
     lines, raw_scalars = {}, {}
     source = ""
@@ -214,6 +251,10 @@ def load_spec(schema, path=None, overrides=()):
             raise UserError(f"spec file {path} does not exist (pass an existing YAML file with -e)")
         source = str(spec_path)
         text = read_text(spec_path, "-e")
+        from . import tao
+
+        if tao.dialect(text, source) != "ours":
+            return _load_tao_spec(schema, text, source, overrides)
         try:
             node = yaml.compose(text)
             loaded = yaml.safe_load(text)
@@ -227,24 +268,74 @@ def load_spec(schema, path=None, overrides=()):
             raise UserError(f"{source}: a spec must be a mapping of sections (dataset:, model:, train: ...)")
         lines, raw_scalars = _line_index(node, source)
         data = loaded
-    ctx = _Context(source, lines, raw_scalars)
+    return _with_overrides(schema, data, _Context(source, lines, raw_scalars), overrides)
+
+
+def _split_override(override):
+    if "=" not in override:
+        raise UserError(f"command line: '{override}' is not an override; write key.sub=value (e.g. train.num_epochs=5)")
+    key, raw = override.split("=", 1)
+    return key.strip(), raw
+
+
+def _parse_value(raw):
+    try:
+        return yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        return raw
+
+
+def _with_overrides(schema, data, ctx, overrides):
     for override in overrides:
-        if "=" not in override:
-            raise UserError(f"command line: '{override}' is not an override; write key.sub=value (e.g. train.num_epochs=5)")
-        key, raw = override.split("=", 1)
-        key = key.strip()
+        key, raw = _split_override(override)
         if key not in _all_keys(schema):
             near = difflib.get_close_matches(key, _all_keys(schema), n=1, cutoff=0.6)
             hint = f" — did you mean '{near[0]}'?" if near else ""
             raise UserError(f"command line: spec key '{key}' does not exist{hint}")
-        try:
-            value = yaml.safe_load(raw) if raw.strip() else None
-        except yaml.YAMLError:
-            value = raw
         ctx.overridden.add(key)
         ctx.raw[key] = raw
-        _set_dotted(data, key, value, ctx)
+        _set_dotted(data, key, _parse_value(raw), ctx)
     return _build(schema, data, "", ctx)
+
+
+def task_of_schema(schema):
+    from ..tasks import TASKS
+
+    return next((name for name, task in TASKS.items() if task.spec_class is schema), None)
+
+
+REPORTED_TAO_SPECS = set()  # TAO spec files whose mapping summary this process has printed
+
+
+def split_overrides(schema, overrides):
+    """A TAO spec's overrides: ([(our key, value)], [(TAO key, value)]): the ones that are not our keys are TAO's."""
+    ours, theirs = [], []
+    for override in overrides:
+        key, raw = _split_override(override)
+        (ours if key in _all_keys(schema) else theirs).append((key, _parse_value(raw)))
+    return ours, theirs
+
+
+def _load_tao_spec(schema, text, source, overrides):
+    """A TAO spec file: overrides of our keys apply to the mapped spec, the others are TAO keys set in the file."""
+    from . import tao
+
+    ours = [o for o in overrides if _split_override(o)[0] in _all_keys(schema)]
+    _, theirs = split_overrides(schema, overrides)
+    translation = tao.translate(text, source, task_of_schema(schema), theirs)
+    if translation.unsupported and os.environ.get("TAO_ALLOW_UNMAPPED") != "1":
+        shown = translation.unsupported[:12]
+        raise UserError(f"{source}: {len(translation.unsupported)} TAO key(s) of this {translation.network} spec have "
+                        "no equivalent here:\n" + "\n".join(f"  {translation.where(k)}: {k} — {why}" for k, why in shown)
+                        + ("\n  ..." if len(translation.unsupported) > len(shown) else "")
+                        + "\nremove or change them, or pass --allow_unmapped to run without them "
+                          "(`tao spec show -e SPEC` lists every key)")
+    if source not in REPORTED_TAO_SPECS and int(os.environ.get("RANK", "0")) == 0:
+        REPORTED_TAO_SPECS.add(source)
+        print(tao.summary(translation), file=sys.stderr)
+    lines = {key: translation.line_of(tao_key) for key, tao_key in translation.origin.items()}
+    ctx = _Context(source, lines, {}, translation.origin)
+    return _with_overrides(schema, translation.data, ctx, ours)
 
 
 def to_dict(spec):

@@ -117,6 +117,10 @@ class ClassificationDatasetSpec:
     train_list: str | None = spec_field(None, path=True, help="... listed one CLASS/FILE per line")
     val_list: str | None = spec_field(None, path=True)
     test_list: str | None = spec_field(None, path=True)
+    train_dir: str | None = spec_field(None, path=True, help="a split's own folder of class folders (TAO's "
+                                                             "train_dataset_path); wins over dataset.root for it")
+    val_dir: str | None = spec_field(None, path=True)
+    test_dir: str | None = spec_field(None, path=True)
     image_size: int = spec_field(160, min=8, max=4096)
     mean: list[float] | None = spec_field(None, help="per-channel normalization; default: the backbone's")
     std: list[float] | None = spec_field(None)

@@ -97,7 +97,7 @@ def calibration_paths(spec, cal_dir):
     """--cal_image_dir's images, else the spec's training images (its train/ folder or train_list)."""
     if cal_dir:
         return folder_images(cal_dir, "--cal_image_dir")
-    if not (spec.dataset.root or spec.dataset.train_list):
+    if not (spec.dataset.root or spec.dataset.train_list or spec.dataset.train_dir):
         raise UserError("--data_type int8 needs calibration images: pass --cal_image_dir DIR, or -e SPEC whose "
                         "dataset (dataset.root or dataset.train_list) has training images")
     return split_images(spec, "train")

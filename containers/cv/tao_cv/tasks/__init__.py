@@ -1,6 +1,7 @@
-"""Task adapters by name (each drives the shared subcommands of tasks/skeleton.py), and `augment`, a data tool."""
+"""Task adapters by name (each drives the shared subcommands of tasks/skeleton.py), `augment` (a data tool) and
+`spec` (show or convert a spec, ours or TAO's)."""
 
-from . import augment, classification, detectnet_v2, retinanet, skeleton
+from . import augment, classification, detectnet_v2, retinanet, skeleton, spec_tool
 
 ADAPTERS = {adapter.name: adapter for adapter in (classification.ADAPTER, detectnet_v2.ADAPTER, retinanet.ADAPTER)}
 
@@ -9,7 +10,9 @@ def build_parser(task, prog=None):
     """The argparse parser of a task's subcommands (`augment` has its own)."""
     if task == "augment":
         return augment.build_parser(prog=prog or "tao augment")
+    if task == "spec":
+        return spec_tool.build_parser(prog=prog or "tao spec")
     return skeleton.build_parser(ADAPTERS[task], prog=prog)
 
 
-TASKS = [*ADAPTERS, "augment"]
+TASKS = [*ADAPTERS, "augment", "spec"]

@@ -1,0 +1,108 @@
+"""What TAO's TF1 detectors (DetectNet_v2, RetinaNet, and later SSD/YOLO/FasterRCNN) write alike: dataset_config
+with its data sources and class mapping, training_config, and the dataset_convert spec (`kitti_config`)."""
+
+from pathlib import Path
+
+from . import common
+
+
+def kitti_folders(image_directory_path):
+    """TAO's tfrecords point at images under image_directory_path; the KITTI labels lie beside them. Returns
+    (images, labels, how it was decided)."""
+    root = Path(image_directory_path)
+    for images, labels in (("image_2", "label_2"), ("images", "labels")):
+        if (root / images).is_dir() and (root / labels).is_dir():
+            return root / images, root / labels, f"{images}/ and {labels}/ found in it"
+    for labels in ("labels", "label_2", "label"):
+        if (root.parent / labels).is_dir() and root.is_dir():
+            return root, root.parent / labels, f"the labels folder {labels}/ beside it"
+    return root / "image_2", root / "label_2", "not found here: TAO's KITTI layout (image_2/, label_2/) assumed"
+
+
+def data_sources(mapper, view, name, split):
+    """`data_sources { tfrecords_path image_directory_path | label_directory_path image_directory_path }`."""
+    sources = []
+    for source in view.subs(name):
+        root = source.get("root_path")
+        source.ignore("root_path", "joined with the relative paths")
+        source.ignore("source_weight", "every source counts once")
+
+        def joined(key):
+            path = source.get(key)
+            mapper.handled(source.full(key))
+            return str(Path(root) / path) if root and not Path(path).is_absolute() else str(path)
+
+        if not source.has("image_directory_path"):
+            mapper.unsupported(source.key, "a data source needs image_directory_path")
+        elif source.has("label_directory_path"):
+            sources.append({"format": "kitti", "image_dir": joined("image_directory_path"),
+                            "label_dir": joined("label_directory_path")})
+        elif source.has("tfrecords_path"):
+            image_dir, label_dir, how = kitti_folders(joined("image_directory_path"))
+            mapper.handled(source.full("tfrecords_path"))
+            sources.append({"format": "kitti", "image_dir": str(image_dir), "label_dir": str(label_dir)})
+            mapper.note(f"{source.full('tfrecords_path')}: TFRecords are not read; the KITTI images and labels they "
+                        f"were made from are read instead: {image_dir} and {label_dir} ({how})")
+        else:
+            mapper.unsupported(source.key, "a data source needs label_directory_path or tfrecords_path")
+    if sources:
+        mapper.put(f"dataset.{split}", sources, view.full(name))
+
+
+def dataset_config(mapper, view):
+    data_sources(mapper, view, "data_sources", "train")
+    for name in ("validation_data_source", "validation_data_sources"):
+        data_sources(mapper, view, name, "val")
+    mapping = {str(k).lower(): str(v).lower() for k, v, _ in view.entries("target_class_mapping")}
+    if mapping:
+        view.map("target_class_mapping", "dataset.target_class_mapping", lambda v: mapping)
+    if not (view.has("validation_data_source") or view.has("validation_data_sources")):
+        if view.has("validation_fold"):
+            mapper.put("dataset.validation_split", 0.14, view.full("validation_fold"))
+            mapper.note(f"{view.full('validation_fold')}: TAO's validation fold of the TFRecords; ours holds out "
+                        "14 % of the training images instead (TAO's default val_split)")
+    else:
+        view.ignore("validation_fold", "the validation data sources are used")
+    view.ignore("image_extension", "images are found by their extension")
+    view.ignore("include_difficult_in_training", "every labelled box is used")
+    view.ignore_unless("type", ("kitti", "KITTI"), "KITTI labels (VOC/COCO/YOLO: set dataset.train[i].format)")
+
+
+def kitti_config(mapper, view):
+    """The dataset_convert spec: kitti_config {root_directory_path, image_dir_name, label_dir_name, val_split}."""
+    root = Path(str(view.get("root_directory_path", "")))
+    images = root / str(view.get("image_dir_name", "image_2"))
+    labels = root / str(view.get("label_dir_name", "label_2"))
+    mapper.put("dataset.train", [{"format": "kitti", "image_dir": str(images), "label_dir": str(labels)}], view.key)
+    if view.has("val_split"):
+        view.map("val_split", "dataset.validation_split", lambda v: float(v) / 100)
+    for name in ("root_directory_path", "image_dir_name", "label_dir_name"):
+        mapper.handled(view.full(name))
+    for name in ("image_extension", "partition_mode", "num_partitions", "num_shards"):
+        view.ignore(name, "no TFRecords are written: dataset_convert checks the data and writes an index")
+
+
+def training_config(mapper, view, pretrained_key):
+    view.map("batch_size_per_gpu", "train.batch_size", int)
+    view.map("num_epochs", "train.num_epochs", int)
+    view.map("checkpoint_interval", "train.checkpoint_interval", int)
+    view.map("n_workers", "dataset.num_workers", int)
+    common.pretrained(view, pretrained_key)
+    schedule = view.sub("learning_rate")
+    common.soft_start_annealing(schedule.sub("soft_start_annealing_schedule"))
+    for name in schedule.names():
+        if name != "soft_start_annealing_schedule":
+            schedule.unsupported(name, f"schedule {name!r}: ours maps soft_start_annealing_schedule")
+    common.regularizer(view.sub("regularizer"))
+    common.optimizer(view.sub("optimizer"))
+    view.ignore_unless("enable_qat", (False,), "QAT is not implemented yet; export --data_type int8 calibrates")
+    view.ignore("cost_scaling", "mixed precision uses PyTorch's own loss scaling (train.amp, CUDA only)")
+    for name in ("max_queue_size", "use_multiprocessing", "visualizer", "early_stopping", "model_parallelism"):
+        view.ignore(name, common.GPU_ONLY)
+    view.unsupported("resume_model_path", "resume continues from RESULTS_DIR/checkpoints/latest.pth (train.resume)")
+
+
+def augmentation_size(mapper, view, width_key, height_key, channel_key):
+    view.map(width_key, "dataset.image_width", int)
+    view.map(height_key, "dataset.image_height", int)
+    view.ignore_unless(channel_key, (3,), "ours trains on RGB (3 channels)")
