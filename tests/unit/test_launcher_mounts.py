@@ -9,7 +9,7 @@ from tao_launcher.errors import LauncherError
 from tao_launcher.gpus import GpuRequest, docker_device_requests, split_gpu_flags
 from tao_launcher.images import image_for
 from tao_launcher.mounts import Mount, load_mounts
-from tao_launcher.paths import PathTranslator, translate_args, translate_spec_text
+from tao_launcher.paths import PathTranslator, host_args, translate_args, translate_spec_text
 
 
 def write_mounts(tmp_path, data):
@@ -161,3 +161,20 @@ def test_image_names_follow_config_and_registry(tmp_path, monkeypatch):
     (tmp_path / "config.json").write_text('{"images": {"cvv": "x"}}')
     with pytest.raises(LauncherError, match="images.cvv is not a worker"):
         image_for("cv")
+
+
+def test_tao_container_paths_pass_to_docker_and_map_to_the_host_locally(tmp_path):
+    """TAO specs and commands name container paths (/workspace/...): kept for a container that mounts them; the
+    local runtime reads them as the host folders mounted there."""
+    translator = make_translator(tmp_path)
+    # Docker: a path under a destination is already where the container sees it
+    args, _ = translate_args(["-m", "/workspace/exp/weights/best.pth", "dataset.root=/workspace/exp/data"], translator)
+    assert args == ["-m", "/workspace/exp/weights/best.pth", "dataset.root=/workspace/exp/data"]
+    prototext = tmp_path / "exp" / "spec.txt"
+    prototext.write_text('model_config {\n  arch: "resnet"\n}\n')
+    assert translate_spec_text(prototext, translator) == prototext.read_text()  # TAO's protobuf text: as written
+    # local runtime: container paths back to the host; everything else as given
+    args = host_args(["-r", "/workspace/exp/results", "-e", "spec.txt", "--model=/workspace/exp/m.pth",
+                      "training_config.num_epochs=3", "dataset.root=/workspace/exp/d", "-i", "/elsewhere"], translator)
+    assert args == ["-r", str(tmp_path / "exp" / "results"), "-e", "spec.txt", f"--model={tmp_path / 'exp' / 'm.pth'}",
+                    "training_config.num_epochs=3", f"dataset.root={tmp_path / 'exp' / 'd'}", "-i", "/elsewhere"]

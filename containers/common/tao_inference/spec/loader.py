@@ -85,6 +85,11 @@ def _parents(key):
         key = re.sub(r"(\.[^.\[]*|\[\d+\])$", "", key) if re.search(r"[.\[]", key) else ""
 
 
+def all_keys(schema, prefix=""):
+    """Every dotted key of a schema, sections included."""
+    return _all_keys(schema, prefix)
+
+
 def _all_keys(schema, prefix=""):
     keys = []
     for f in dataclasses.fields(schema):
@@ -207,9 +212,10 @@ def _build(schema, data, prefix, ctx):
     return schema(**kwargs)
 
 
-def _host_path(value, key, ctx):
+def host_path_of(value):
     """The local runtime reads a container path (under a mount's destination, as TAO specs write them) as the host
-    path mounted there; TAO_CONTAINER_PATHS ([[destination, source], ...]) is set by the launcher."""
+    path mounted there; TAO_CONTAINER_PATHS ([[destination, source], ...]) is set by the launcher. Other values
+    come back unchanged."""
     mapping = os.environ.get("TAO_CONTAINER_PATHS")
     if mapping is None or not value.startswith("/"):
         return value
@@ -217,8 +223,21 @@ def _host_path(value, key, ctx):
         destination = destination.rstrip("/") or "/"
         if value == destination or value.startswith(destination + "/"):
             return source + value[len(destination):]
+    return value
+
+
+def _host_path(value, key, ctx):
+    """host_path_of, and a clear error for an absolute path that maps nowhere and cannot be on this machine."""
+    if os.environ.get("TAO_CONTAINER_PATHS") is None or not value.startswith("/"):
+        return value
+    mapped = host_path_of(value)
+    if mapped != value:
+        return mapped
     top = "/" + value.strip("/").split("/")[0]
-    if not os.path.exists(value) and not os.path.exists(top):
+    # a container path: under a destination's top folder, or TAO's /workspace; not a folder of this machine
+    destinations = [destination for destination, _ in json.loads(os.environ["TAO_CONTAINER_PATHS"])]
+    container_tops = {"/workspace"} | {"/" + d.strip("/").split("/")[0] for d in destinations}
+    if top in container_tops and not os.path.exists(top):
         mounts = os.environ.get("TAO_MOUNTS_FILE", "~/.tao_mounts.json")
         ctx.fail(key, f"'{key}' is {value}: no mount of {mounts} has a destination that holds it, and {top} does not "
                       "exist on this machine; add a mount (source: the host folder, destination: the folder the spec "
@@ -307,22 +326,20 @@ def task_of_schema(schema):
 REPORTED_TAO_SPECS = set()  # TAO spec files whose mapping summary this process has printed
 
 
-def split_overrides(schema, overrides):
-    """A TAO spec's overrides: ([(our key, value)], [(TAO key, value)]): the ones that are not our keys are TAO's."""
-    ours, theirs = [], []
-    for override in overrides:
-        key, raw = _split_override(override)
-        (ours if key in _all_keys(schema) else theirs).append((key, _parse_value(raw)))
-    return ours, theirs
+def parsed_overrides(overrides):
+    """`key=value` strings -> (key, value) pairs, values read as YAML (as every override is)."""
+    return [(key, _parse_value(raw)) for key, raw in map(_split_override, overrides)]
 
 
 def _load_tao_spec(schema, text, source, overrides):
-    """A TAO spec file: overrides of our keys apply to the mapped spec, the others are TAO keys set in the file."""
+    """A TAO spec file: an override of a key the file has (or of no key of ours) is a TAO key, set in the file
+    before mapping; the other overrides (our keys) apply to the mapped spec."""
     from . import tao
 
-    ours = [o for o in overrides if _split_override(o)[0] in _all_keys(schema)]
-    _, theirs = split_overrides(schema, overrides)
-    translation = tao.translate(text, source, task_of_schema(schema), theirs)
+    pairs = [_split_override(o) for o in overrides]
+    translation = tao.translate(text, source, task_of_schema(schema), parsed_overrides(overrides),
+                                our_keys=set(_all_keys(schema)))
+    ours = [f"{k}={v}" for k, v in pairs if k in translation.our_overrides]
     if translation.unsupported and os.environ.get("TAO_ALLOW_UNMAPPED") != "1":
         shown = translation.unsupported[:12]
         raise UserError(f"{source}: {len(translation.unsupported)} TAO key(s) of this {translation.network} spec have "

@@ -11,7 +11,7 @@ from rich.console import Console
 from tao_inference.errors import UserError
 from tao_inference.fileio import read_text, write_text
 from tao_inference.spec import load_spec, tao
-from tao_inference.spec.loader import REPORTED_TAO_SPECS, split_overrides
+from tao_inference.spec.loader import REPORTED_TAO_SPECS, all_keys, parsed_overrides
 from tao_inference.tasks import TASKS
 
 console = Console(soft_wrap=True)
@@ -27,8 +27,8 @@ def _translation(path, task, overrides):
                             f"({' | '.join(SPEC_TASKS)})")
         return None, task
     task = task or tao.translate(text, str(path), None).network  # the file says which network it is for
-    _, theirs = split_overrides(TASKS[task].spec_class, overrides)
-    translation = tao.translate(text, str(path), task, theirs)
+    translation = tao.translate(text, str(path), task, parsed_overrides(overrides),
+                                our_keys=set(all_keys(TASKS[task].spec_class)))
     return translation, task
 
 
@@ -64,8 +64,9 @@ def convert(args):
     if translation is None:
         raise UserError(f"{args.input}: already our YAML; `tao spec show -e {args.input} --task {task}` shows it")
     load_spec(TASKS[task].spec_class, args.input, args.overrides)  # refuses what cannot run, as `train` would
-    ours, _ = split_overrides(TASKS[task].spec_class, args.overrides)
-    for key, value in ours:  # our keys given on the command line go into the file as well
+    for key, value in parsed_overrides(args.overrides):  # our keys given on the command line go into the file too
+        if key not in translation.our_overrides:
+            continue
         node = translation.data
         *parents, last = key.split(".")
         for part in parents:
@@ -102,7 +103,7 @@ def _emit(node, prefix, depth, translation, out):
             out.append(f"{indent}{name}:{comment}")
             _emit(value, key + ".", depth + 1, translation, out)
         else:
-            text = yaml.safe_dump(value, default_flow_style=True, width=10_000).split("\n...")[0].strip()
+            text = yaml.safe_dump(value, default_flow_style=True, width=10_000, sort_keys=False).split("\n...")[0].strip()
             out.append(f"{indent}{name}: {text}{comment}")
 
 

@@ -102,20 +102,35 @@ def read_tree(text, source, dialect_name):
 
 
 def resolve_interpolations(tree, lines, source):
-    """OmegaConf resolves `${a.b}` as TAO's Hydra does; `???` values stay for the caller to report."""
+    """`${a.b}` resolved by OmegaConf, as TAO's Hydra does, one value at a time: like Hydra, a value that refers to
+    a `???` is only missing (reported where it matters), while a reference to nothing is an error."""
     from omegaconf import OmegaConf
-    from omegaconf.errors import OmegaConfBaseException
+    from omegaconf.errors import InterpolationToMissingValueError, OmegaConfBaseException
 
-    if not re.search(r"\$\{", yaml.safe_dump(tree)):
+    if "${" not in yaml.safe_dump(tree):
         return tree
+    config = OmegaConf.create(tree)
+
+    def resolve(node, key):
+        if isinstance(node, dict):
+            return {name: resolve(value, f"{key}.{name}" if key else str(name)) for name, value in node.items()}
+        if isinstance(node, list):
+            return [resolve(value, f"{key}[{number}]") for number, value in enumerate(node)]
+        if not (isinstance(node, str) and "${" in node):
+            return node
+        try:
+            return OmegaConf.select(config, key, throw_on_missing=True)
+        except InterpolationToMissingValueError:
+            return "???"
+        except OmegaConfBaseException as exc:
+            first = str(exc).splitlines()[0]
+            raise UserError(f"{source}:{lines.get(key, '?')}: '{key}': {first} — fix the ${{...}} reference or give "
+                            "the value it names") from None
+
     try:
-        return OmegaConf.to_container(OmegaConf.create(tree), resolve=True, throw_on_missing=False)
-    except OmegaConfBaseException as exc:
-        key = getattr(exc, "full_key", "") or ""
-        line = lines.get(key)
-        first = str(exc).splitlines()[0]
-        raise UserError(f"{source}:{line or '?'}: '{key}': {first} — fix the ${{...}} reference or give the value it "
-                        "names") from None
+        return resolve(tree, "")
+    except OmegaConfBaseException as exc:  # the document itself (e.g. a key OmegaConf cannot hold)
+        raise UserError(f"{source}: cannot be read as a TAO 5 spec: {str(exc).splitlines()[0]}") from None
 
 
 def required_markers(node, prefix=""):
@@ -149,38 +164,46 @@ def apply_override(tree, key, value):
     node[parts[-1]] = value
 
 
-def _delete(tree, key):
-    node = tree
-    parts = re.split(r"\.", key)
-    for part in parts[:-1]:
-        match = re.fullmatch(r"(\w+)\[(\d+)\]", part)
-        node = node[match[1]][int(match[2])] if match else node[part]
-    match = re.fullmatch(r"(\w+)\[(\d+)\]", parts[-1])
-    if not match:
-        del node[parts[-1]]
-
-
 # TAO 5 sections every subcommand reads: a `???` left there stops the run; elsewhere it is left unset.
 _CORE_SECTIONS = ("results_dir", "dataset", "model", "train")
 
 
-def translate(text, source, task, overrides=()):
-    """Our spec data from a TAO file for `task`. `overrides`: (TAO dotted key, value) pairs set first."""
+def _exists(tree, key):
+    node = tree
+    for part in key.split("."):
+        match = re.fullmatch(r"(\w+)\[(\d+)\]", part)
+        name = match[1] if match else part
+        if not isinstance(node, dict) or name not in node:
+            return False
+        node = node[name]
+        if match:
+            if not isinstance(node, list) or int(match[2]) >= len(node):
+                return False
+            node = node[int(match[2])]
+    return True
+
+
+def translate(text, source, task, overrides=(), our_keys=()):
+    """Our spec data from a TAO file for `task`. `overrides` ((dotted key, value) pairs): a key the TAO file has, or
+    that is not one of `our_keys`, is set in the TAO document first (so `${...}` references see it); the others are
+    left in `translation.our_overrides` for our spec (their keys)."""
     dialect_name = dialect(text, source)
     tree, lines = read_tree(text, source, dialect_name)
     if not isinstance(tree, dict):
         raise UserError(f"{source}: a TAO spec is a set of sections; this file has none")
     translation = Translation(network="", dialect=dialect_name, source=source, lines=lines)
     for key, value in overrides:
-        apply_override(tree, key, value)
-        translation.command_line.add(key)
+        if _exists(tree, key) or key not in our_keys:
+            apply_override(tree, key, value)
+            translation.command_line.add(key)
+        else:
+            translation.our_overrides.append(key)
     if dialect_name == "TAO 5 YAML":
         tree = resolve_interpolations(tree, lines, source)
         for key in list(required_markers(tree)):
             if key.split(".")[0].split("[")[0] in _CORE_SECTIONS:
                 raise UserError(f"{translation.where(key)}: '{key}' is required by this TAO spec (???): give it a "
                                 f"value in the file or on the command line ({key}=VALUE)")
-            _delete(tree, key)
             translation.notes.append(f"{key}: left unset (??? in the TAO spec)")
     network = network_of(tree, dialect_name)
     if network in NOT_IMPLEMENTED:

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 from ...errors import UserError
 
+MISSING = "???"  # TAO 5 (OmegaConf): a required value not given
+
 
 @dataclass
 class Translation:
@@ -19,6 +21,7 @@ class Translation:
     notes: list = field(default_factory=list)  # said to the user: substitutions, approximations
     lines: dict = field(default_factory=dict)  # TAO dotted key -> line in the TAO file
     command_line: set = field(default_factory=set)  # TAO keys set by overrides
+    our_overrides: list = field(default_factory=list)  # keys of the overrides left for our spec
 
     def line_of(self, tao_key):
         """The line of the TAO key, or of the nearest enclosing key that has one."""
@@ -73,8 +76,8 @@ class Mapper:
 
     def finish(self):
         """Every leaf no mapping step looked at is not supported: named, never silently dropped."""
-        for key in _leaves(self.tree, ""):
-            if not any(key == t or key.startswith(t + ".") or key.startswith(t + "[") for t in self.touched):
+        for key, value in _leaves(self.tree, ""):
+            if value != MISSING and not any(key == t or key.startswith(t + ".") or key.startswith(t + "[") for t in self.touched):
                 self.t.unsupported.append((key, "no mapping for this TAO key"))
         return self.t
 
@@ -83,7 +86,9 @@ class View:
     """One TAO message. `get` reads a field (and counts it as handled only when the caller maps or ignores it)."""
 
     def __init__(self, mapper, node, key):
-        self.mapper, self.node, self.key = mapper, node if isinstance(node, dict) else {}, key
+        # TAO 5's `???` (required, not given) reads as absent: our default stays (reported by translate)
+        self.mapper, self.key = mapper, key
+        self.node = {k: v for k, v in node.items() if v != MISSING} if isinstance(node, dict) else {}
 
     def full(self, name):
         return f"{self.key}.{name}" if self.key else name
@@ -153,13 +158,14 @@ def _lookup(tree, key):
 
 
 def _leaves(node, prefix):
+    """(dotted key, value) of every leaf; an empty message is a leaf too."""
     if isinstance(node, dict):
         if not node and prefix:
-            yield prefix
+            yield prefix, node
         for name, value in node.items():
             yield from _leaves(value, f"{prefix}.{name}" if prefix else str(name))
     elif isinstance(node, list) and any(isinstance(v, dict) for v in node):
         for number, value in enumerate(node):
             yield from _leaves(value, f"{prefix}[{number}]")
     else:
-        yield prefix
+        yield prefix, node

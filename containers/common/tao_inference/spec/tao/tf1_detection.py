@@ -3,18 +3,20 @@ with its data sources and class mapping, training_config, and the dataset_conver
 
 from pathlib import Path
 
+from ..loader import host_path_of
 from . import common
 
 
 def kitti_folders(image_directory_path):
     """TAO's tfrecords point at images under image_directory_path; the KITTI labels lie beside them. Returns
-    (images, labels, how it was decided)."""
+    (images, labels, how it was decided), as the spec writes paths (container paths are looked up on the host)."""
     root = Path(image_directory_path)
+    here = Path(host_path_of(str(root)))
     for images, labels in (("image_2", "label_2"), ("images", "labels")):
-        if (root / images).is_dir() and (root / labels).is_dir():
+        if (here / images).is_dir() and (here / labels).is_dir():
             return root / images, root / labels, f"{images}/ and {labels}/ found in it"
     for labels in ("labels", "label_2", "label"):
-        if (root.parent / labels).is_dir() and root.is_dir():
+        if (here.parent / labels).is_dir() and here.is_dir():
             return root, root.parent / labels, f"the labels folder {labels}/ beside it"
     return root / "image_2", root / "label_2", "not found here: TAO's KITTI layout (image_2/, label_2/) assumed"
 
