@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Build the CV worker image on a machine with no image registry, offline except for its package sources:
+# Build the worker images (CV, then deploy) on a machine with no image registry, offline except for package sources:
 #   1. a Debian bookworm base image made with debootstrap + `docker import` (tao-toolkit-oss/base:bookworm),
 #   2. a wheelhouse (build/wheelhouse) of the worker's dependencies from this machine's pip (wheels already on
 #      this disk are symlinked, not copied: scripts/wheelhouse.py),
@@ -56,5 +56,9 @@ trap 'kill $server 2>/dev/null' EXIT
 command -v docker-compose >/dev/null 2>&1 || apt_install docker-compose
 echo "image: docker-compose build cv (BASE_IMAGE=$BASE, wheels from http://$gateway:$port/)"
 CV_BASE_IMAGE=$BASE WHEELHOUSE_URL="http://$gateway:$port/" docker-compose build cv
+# The deploy worker (no torch) from the same base and wheelhouse; without CUDA here, without pycuda (ONNX Runtime only).
+echo "image: docker-compose build deploy (BASE_IMAGE=$BASE, EXTRAS=inference)"
+DEPLOY_BASE_IMAGE=$BASE DEPLOY_EXTRAS=inference WHEELHOUSE_URL="http://$gateway:$port/" docker-compose build deploy
 # A rebuild leaves the previous image untagged: drop ours (by label), so rebuilds don't pile up GBs.
 docker image prune --force --filter "label=org.opencontainers.image.title=tao-toolkit-oss CV worker" >/dev/null
+docker image prune --force --filter "label=org.opencontainers.image.title=tao-toolkit-oss deploy worker" >/dev/null

@@ -14,19 +14,20 @@ from .errors import LauncherError
 # TAO's path-valued flags (every task uses the same spellings).
 PATH_FLAGS = {"-e", "--experiment_spec", "--experiment_spec_file", "-r", "--results_dir", "-m", "--model",
               "-o", "--output", "--output_dir", "-i", "--image_dir", "-d", "--dataset_spec",
-              "--cal_image_dir", "--cal_cache_file", "--cal_data_file"}
+              "--cal_image_dir", "--cal_cache_file", "--cal_data_file", "--cal_json_file", "--engine_file",
+              "--timing_cache", "--gen_triton_repo"}
 SPEC_FLAGS = {"-e", "--experiment_spec", "--experiment_spec_file"}
 SPEC_MOUNT_DIR = PurePosixPath("/tao/specs")  # where a spec file outside every mount is shown to the container
 # Spec keys whose value is a file or folder, by their last name: the schemas mark these fields `path=True`, and a
 # test checks the two agree (tests/unit/test_launcher_mounts.py). Their values are translated whether or not they
 # exist yet — a results_dir never does — except a registry name or a URL (`model.pretrained: imagenet`).
 PATH_KEY_NAMES = {"results_dir", "root", "image_root", "index", "checkpoint", "pruned_model", "pretrained",
-                  "teacher"}
+                  "teacher", "trt_engine"}
 PATH_KEY_SUFFIXES = ("_dir", "_file", "_list")
 
 
 def is_path_key(key: str) -> bool:
-    name = key.rsplit(".", 1)[-1]
+    name = key.rsplit(".", 1)[-1].split("[", 1)[0]  # a list of paths: each entry is a path
     return name in PATH_KEY_NAMES or name.endswith(PATH_KEY_SUFFIXES)
 
 

@@ -23,6 +23,7 @@ DETECTION_SUBCOMMANDS = {
     "inference": "Annotated images + KITTI labels: -e SPEC -m MODEL [-i IMAGE_DIR]",
     "prune": "TAO-style threshold pruning (output heads kept): -m MODEL -o OUT [-pth 0.1] ...",
     "export": "ONNX export with the decoding contract, optional INT8: -m MODEL -o OUT.onnx [--data_type int8]",
+    "benchmark": "One table across formats (.pth, ONNX FP32/INT8): metric, size, latency b1/bN: -e SPEC -m M1 -m M2",
     "generate_sample": "Write a small synthetic KITTI detection dataset: -o DIR",
 }
 
@@ -48,6 +49,7 @@ MODEL_TASKS = {
                 "inference": "Predict a folder of images into a CSV: -e SPEC -m MODEL [-i IMAGE_DIR]",
                 "prune": "TAO-style threshold pruning: -m MODEL -o OUT [-pth 0.1] [-n max|L2] [-eq union] ...",
                 "export": "ONNX export, optional INT8 calibration: -m MODEL -o OUT.onnx [--data_type int8] ...",
+                "benchmark": "One table across formats (.pth, ONNX FP32/INT8): metric, size, latency: -e SPEC -m M1 -m M2",
                 "generate_sample": "Write a small synthetic dataset for demos and tests: -o DIR",
             },
         ),
@@ -78,8 +80,10 @@ MODEL_TASKS = {
 
 # `tao deploy <task>`: exported models run by the deploy worker (no torch).
 DEPLOY_SUBCOMMANDS = {
-    "evaluate": "The deployed model's metrics, as `tao model <task> evaluate`: -e SPEC -m MODEL.onnx",
-    "inference": "The deployed model's results, as `tao model <task> inference`: -e SPEC -m MODEL.onnx [-i DIR]",
+    "gen_trt_engine": "A TensorRT engine (fp32/fp16/int8) from an exported model: -m MODEL.onnx [--data_type int8]",
+    "evaluate": "The deployed model's metrics, as `tao model <task> evaluate`: -e SPEC -m MODEL.onnx|.engine",
+    "inference": "The deployed model's results, as `tao model <task> inference`: -e SPEC -m MODEL [-i DIR]",
+    "benchmark": "One table across formats (ONNX, TensorRT): metric, size, latency b1/bN: -e SPEC -m M1 -m M2 ...",
 }
 DEPLOY_TASKS = {name: Task(name, f"{MODEL_TASKS[name].summary} Exported models, no PyTorch.", "deploy",
                            DEPLOY_SUBCOMMANDS) for name in ("classification", "detectnet_v2", "retinanet")}

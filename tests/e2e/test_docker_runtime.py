@@ -13,6 +13,7 @@ from conftest import TAO
 
 pytestmark = pytest.mark.slow
 IMAGE = "tao-toolkit-oss/cv:0.1.0"
+DEPLOY_IMAGE = "tao-toolkit-oss/deploy:0.1.0"
 
 
 @pytest.fixture(scope="module")
@@ -208,3 +209,32 @@ def test_without_a_mounts_file_auto_runs_locally_and_docker_says_how_to_make_one
     out = subprocess.run([TAO, "--runtime", "docker", "classification", "generate_sample", "-o", tmp_path / "t"],
                          env=env, capture_output=True, text=True)
     assert out.returncode == 2 and f"LAUNCHER_MOUNTS={tmp_path}/absent.json: no such file" in out.stderr, out.stderr
+
+
+def test_deploy_tasks_run_in_the_deploy_image(engine, workspace):
+    """`tao deploy` runs the deploy worker's image (no torch) with the same mounts, user and exit codes."""
+    from tao_launcher.runtimes.docker import image_present
+
+    if not image_present(engine, DEPLOY_IMAGE):
+        pytest.skip(f"image {DEPLOY_IMAGE} is not built: bash scripts/build_images.sh")
+    exp, mounts = workspace
+    code, out = tao("--runtime", "docker", "classification", "generate_sample", "-o", exp / "data",
+                    "--per_class", "6,2,2", "--image_size", "32", mounts=mounts)
+    assert code == 0, out
+    spec = tiny_spec(exp, epochs=1)
+    code, out = tao("--runtime", "docker", "classification", "train", "-e", spec, "-r", exp / "run", mounts=mounts)
+    assert code == 0, out
+    code, out = tao("--runtime", "docker", "classification", "export", "-m", exp / "run" / "weights" / "best.pth",
+                    "-o", exp / "m.onnx", mounts=mounts)
+    assert code == 0, out
+    code, out = tao("--runtime", "docker", "deploy", "classification", "evaluate", "-e", spec, "-m", exp / "m.onnx",
+                    "-r", exp / "eval", mounts=mounts)
+    assert code == 0 and json.loads((exp / "eval" / "evaluation.json").read_text())["model_kind"] == "onnx-fp32", out
+    assert {p.stat().st_uid for p in (exp / "eval").rglob("*")} == {os.getuid()}
+    code, out = tao("--runtime", "docker", "deploy", "classification", "gen_trt_engine", "-m", exp / "m.onnx",
+                    mounts=mounts)
+    assert code == 2 and "needs TensorRT" in out, out  # the CI image has no TensorRT (no CUDA base here)
+    code, out = tao("--runtime", "docker", "deploy", "classification", "evaluate", "-e", spec, "-m",
+                    exp / "run" / "weights" / "best.pth", "-r", exp / "e2", mounts=mounts)
+    assert code == 2 and "export it first" in out
+    assert task_containers(engine) == []

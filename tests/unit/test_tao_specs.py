@@ -55,6 +55,12 @@ def test_prototext_reads_every_quirk_with_the_line_of_each_key():
     assert lines["dataset_config.target_class_mapping.van"] == 6 and lines["model_config.num_layers"] == 8
 
 
+def test_prototext_bracketed_lists_of_messages_are_lists_even_of_one():
+    tree, lines = parse_prototext('input [ { name: "a" dims: [ 3, 8 ] }, { name: "b" } ]\noutput [ { name: "c" } ]', "t")
+    assert tree == {"input": [{"name": "a", "dims": [3, 8]}, {"name": "b"}], "output": [{"name": "c"}]}
+    assert lines["output[0].name"] == 2
+
+
 @pytest.mark.parametrize("text, where, message", [
     ("a {\n  b: 1\n", "f.txt:2:7", "the file ends inside a message: '}' is missing"),
     ("a: ", "f.txt:1:4", "'a' has no value"),

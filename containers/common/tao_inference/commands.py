@@ -86,6 +86,42 @@ def inference(task, args, open_model):
         status.kpi = task.kind.inference(predictor, spec, paths, results_dir, console)
 
 
+def benchmark(task, args, open_model, more_models=None):
+    """The benchmark table of the models given (`more_models(args, spec, results_dir)`: formats the worker builds
+    itself, e.g. TensorRT engines; each a path to measure or a row saying why it could not be made)."""
+    from .benchmark import finish, measure, write_tables
+
+    spec = load_spec(task.spec_class, args.experiment_spec, args.overrides)
+    results_dir = Path(args.results_dir) if args.results_dir else Path(args.model[0]).parent / "benchmark"
+    with run_status(results_dir, "benchmark") as status:
+        paths = task.kind.split_images(spec, spec.evaluate.split)
+        models = list(args.model) + (more_models(args, spec, results_dir) if more_models else [])
+        rows = []
+        for model in models:
+            if isinstance(model, dict):
+                rows.append(model)
+                continue
+            console.print(f"benchmark: {model}")
+            rows.append(measure(task, spec, model, open_model, results_dir / "evaluations", args.batch_size,
+                                args.runs, args.warmup, paths))
+        finish(rows, args.batch_size)
+        metric = next((row["metric name"] for row in rows if row.get("metric name")), "metric")
+        write_tables(rows, results_dir, args.batch_size, metric, console)
+        status.kpi = {row["format"]: row["metric"] for row in rows if row.get("metric") is not None}
+
+
+def add_benchmark(subparsers, task, open_model, model_kinds, more_models=None):
+    p = subparsers.add_parser("benchmark", help="one table across formats: metric, size, latency at batch 1 and N")
+    add_spec_arguments(p)
+    p.add_argument("-m", "--model", action="append", required=True,
+                   help=f"{model_kinds}; repeat -m for each format (rows in this order)")
+    p.add_argument("--batch_size", type=int, default=8, help="the batch N of the second latency (default 8)")
+    p.add_argument("--runs", type=int, default=20, help="timed calls per latency (median; default 20)")
+    p.add_argument("--warmup", type=int, default=5, help="untimed calls first (default 5)")
+    p.set_defaults(run=lambda args: benchmark(task, args, open_model, more_models), model_kinds=model_kinds)
+    return p
+
+
 def add_subcommands(subparsers, task, open_model, model_kinds):
     """evaluate and inference of `task`, running models that `open_model(path) -> predictor` opens."""
     p = subparsers.add_parser("evaluate", help=task.kind.EVALUATE_HELP)

@@ -26,6 +26,7 @@ class OnnxPredictor:
         except Exception as exc:
             raise UserError(f"ONNX Runtime cannot load {path}: {exc}") from None
         self.input_name = self.session.get_inputs()[0].name
+        self.device = "CUDA" if self.session.get_providers()[0] == "CUDAExecutionProvider" else "CPU"
 
     def __call__(self, batch):
         return tuple(self.session.run(None, {self.input_name: np.ascontiguousarray(batch, dtype=np.float32)}))

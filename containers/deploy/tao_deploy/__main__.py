@@ -1,6 +1,7 @@
-"""Deploy worker entry point: `python -m tao_deploy <task> evaluate|inference [args]` runs an exported model with no
-torch — the same evaluate / inference code as the cv worker (tao_inference.commands) — and `python -m tao_deploy
-info` reports the inference runtimes this image can use. User mistakes end with `error: ...` and exit code 2.
+"""Deploy worker entry point: `python -m tao_deploy <task> gen_trt_engine|evaluate|inference|benchmark [args]` builds
+TensorRT engines and runs exported models with no torch — evaluate / inference / benchmark are the cv worker's code
+(tao_inference.commands) — and `python -m tao_deploy info` reports the inference runtimes this image can use.
+User mistakes end with `error: ...` and exit code 2.
 
 TensorRT and pycuda are imported lazily: they exist only in the deploy image (NVIDIA's TensorRT base).
 """
@@ -18,10 +19,10 @@ from tao_inference.errors import UserError
 from tao_inference.runtime import OnnxPredictor
 from tao_inference.tasks import TASKS
 
-from . import __version__
+from . import __version__, gen_trt_engine
 
 err = Console(stderr=True, soft_wrap=True)
-MODEL_KINDS = ".onnx model (FP32 or INT8) written by `tao model <task> export`"
+MODEL_KINDS = ".onnx model (FP32 or INT8) written by `tao model <task> export`, or a TensorRT .engine"
 
 
 def _version(module_name):
@@ -49,16 +50,24 @@ def open_model(path):
     suffix = Path(path).suffix.lower()
     if suffix == ".onnx":
         return OnnxPredictor(path)
+    if suffix in (".engine", ".plan", ".trt"):
+        from .tensorrt_engine import TrtPredictor
+
+        return TrtPredictor(path)
     if suffix in (".pth", ".pt"):
         raise UserError(f"{path} is a PyTorch checkpoint: export it first (`tao model <task> export -m {path} -o "
                         "MODEL.onnx`), or evaluate it with `tao model <task> evaluate`")
-    raise UserError(f"model {path}: expected an .onnx model")
+    raise UserError(f"model {path}: expected an .onnx model or a TensorRT .engine")
 
 
 def build_parser(task, prog=None):
     parser = argparse.ArgumentParser(prog=prog or f"tao deploy {task.name}", description=task.description)
-    commands.add_subcommands(parser.add_subparsers(dest="subcommand", required=True, metavar="SUBCOMMAND"),
-                             task, open_model, MODEL_KINDS)
+    sub = parser.add_subparsers(dest="subcommand", required=True, metavar="SUBCOMMAND")
+    p = sub.add_parser("gen_trt_engine", help="build a TensorRT engine (fp32 / fp16 / int8) from an exported .onnx")
+    gen_trt_engine.add_arguments(p)
+    p.set_defaults(run=lambda args: gen_trt_engine.gen_trt_engine(task, args, err))
+    commands.add_subcommands(sub, task, open_model, MODEL_KINDS)
+    commands.add_benchmark(sub, task, open_model, MODEL_KINDS, gen_trt_engine.benchmark_engines(task, err))
     return parser
 
 

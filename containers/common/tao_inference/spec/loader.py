@@ -208,6 +208,8 @@ def _build(schema, data, prefix, ctx):
         _check_bounds(value, fields[name].metadata, key, ctx)
         if fields[name].metadata.get("path") and isinstance(value, str):
             value = _host_path(value, key, ctx)
+        elif fields[name].metadata.get("path") and isinstance(value, list):
+            value = [_host_path(v, key, ctx) if isinstance(v, str) else v for v in value]
         kwargs[name] = value
     return schema(**kwargs)
 

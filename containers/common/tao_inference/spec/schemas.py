@@ -85,6 +85,34 @@ class ExportSpec:
 
 
 @dataclass
+class TrtCalibrationSpec:
+    cal_image_dir: list[str] = spec_field([], path=True, help="folders of calibration images (int8 from an FP32 ONNX)")
+    cal_cache_file: str | None = spec_field(None, path=True, help="TensorRT calibration cache: read if it exists, "
+                                                                 "else written")
+    cal_batch_size: int = spec_field(1, min=1)
+    cal_batches: int = spec_field(1, min=1)
+
+
+@dataclass
+class TensorRTSpec:
+    data_type: str = spec_field("fp32", choices=("fp32", "fp16", "int8"))
+    workspace_size: int = spec_field(1024, min=1, help="MB (TAO 5's unit; --max_workspace_size takes GB)")
+    min_batch_size: int = spec_field(1, min=1)
+    opt_batch_size: int = spec_field(1, min=1)
+    max_batch_size: int = spec_field(1, min=1)
+    calibration: TrtCalibrationSpec = spec_field(TrtCalibrationSpec)
+
+
+@dataclass
+class GenTrtEngineSpec:
+    """TAO 5's gen_trt_engine section (`tao deploy <task> gen_trt_engine`); flags override it."""
+    onnx_file: str | None = spec_field(None, path=True, help="when -m is not given")
+    trt_engine: str | None = spec_field(None, path=True, help="when --engine_file is not given")
+    timing_cache_file: str | None = spec_field(None, path=True, help="TensorRT timing cache, reused across builds")
+    tensorrt: TensorRTSpec = spec_field(TensorRTSpec)
+
+
+@dataclass
 class PruneSpec:
     threshold: float = spec_field(0.1, min=0.0, help="-pth")
     normalizer: str = spec_field("max", choices=("max", "L2"), help="-n")
@@ -157,6 +185,7 @@ class ClassificationSpec:
     inference: InferenceSpec = spec_field(InferenceSpec)
     export: ExportSpec = spec_field(ExportSpec)
     prune: PruneSpec = spec_field(PruneSpec)
+    gen_trt_engine: GenTrtEngineSpec = spec_field(GenTrtEngineSpec)
 
 
 # ---------------------------------------------------------------- detection (DetectNet_v2)
@@ -255,6 +284,7 @@ class DetectionSpec:
     inference: DetectionInferenceSpec = spec_field(DetectionInferenceSpec)
     export: ExportSpec = spec_field(ExportSpec)
     prune: PruneSpec = spec_field(PruneSpec)
+    gen_trt_engine: GenTrtEngineSpec = spec_field(GenTrtEngineSpec)
 
 
 @dataclass

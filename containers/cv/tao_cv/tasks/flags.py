@@ -111,6 +111,9 @@ def add_export_parser(subparsers, run):
     p.add_argument("--data_type", choices=("fp32", "int8"), default="fp32")
     p.add_argument("--cal_image_dir", help="calibration images (int8)")
     p.add_argument("--cal_cache_file", help="also write a TensorRT calibration cache here (int8)")
+    p.add_argument("--gen_ds_config", action="store_true",
+                   help="also write DeepStream's nvinfer_config.txt and labels.txt beside the model")
+    p.add_argument("--gen_triton_repo", metavar="DIR", help="also write a Triton model repository (DIR/<name>/)")
     p.add_argument("--batches", type=spec_value_type(ExportSpec, "cal_batches"),
                    help="calibration batches (default: export.cal_batches)")
     p.add_argument("--batch_size", type=spec_value_type(ExportSpec, "cal_batch_size"),

@@ -16,6 +16,7 @@ from rich.table import Table
 
 from tao_inference import commands, preprocess
 from tao_inference.contract import attach_contract, make_contract, sidecar_path
+from tao_inference.deploy_configs import write_deepstream_config, write_triton_repository
 from tao_inference.errors import UserError
 from tao_inference.fileio import exclusive_run, refuse_overwriting_inputs, write_json
 from tao_inference.spec import dump_spec, load_spec
@@ -355,27 +356,41 @@ def export(adapter, args):
         options = dict(input_hw=(info.input_height, info.input_width), output_names=names, opset=spec.export.opset,
                        tolerance=spec.export.check_tolerance)
         if args.data_type == "fp32":
-            diff = export_onnx(model, output, make_contract(info, "fp32", outputs, decoder, postprocessing), **options)
+            contract = make_contract(info, "fp32", outputs, decoder, postprocessing)
+            diff = export_onnx(model, output, contract, **options)
             console.print(f"ONNX (fp32, opset {spec.export.opset}) → {output}  (max |ORT - PyTorch| = {diff:.1e}); "
                           f"contract → {output}.json")
             status.kpi = {"max_abs_diff": diff}
-            return
-        kind = adapter.inference.kind
-        cal_dir = args.cal_image_dir
-        batches = calibration_batches(kind, spec, info, cal_dir, args.batches or spec.export.cal_batches,
-                                      args.batch_size or spec.export.cal_batch_size)
-        fp32 = output.with_name(output.stem + "_fp32.onnx")
-        diff = export_onnx(model, fp32, make_contract(info, "fp32", outputs, decoder, postprocessing), **options)
-        agreement, measure, fp32_ends = quantize_checked(adapter, spec, info, fp32, output, batches, len(names))
-        attach_contract(output, make_contract(info, "int8", outputs, decoder, postprocessing))
-        console.print(f"ONNX fp32 → {fp32} (max |ORT - PyTorch| = {diff:.1e}); INT8 Q/DQ → {output} "
-                      f"({sum(len(b) for b in batches)} calibration images from {cal_dir or 'the training split'}); INT8: {agreement:.1%} "
-                      f"{measure}{' (first conv and output layers kept FP32)' if fp32_ends else ''}")
-        if args.cal_cache_file:
-            amax = tensor_ranges(fp32, batches, INPUT_NAME, spec.export.calibration_method)
-            write_trt_cache(args.cal_cache_file, amax)
-            console.print(f"TensorRT calibration cache ({len(amax)} tensors) → {args.cal_cache_file}")
-        status.kpi = {"int8_agreement": agreement, "fp32_first_last": fp32_ends}
+        else:
+            kind = adapter.inference.kind
+            cal_dir = args.cal_image_dir
+            batches = calibration_batches(kind, spec, info, cal_dir, args.batches or spec.export.cal_batches,
+                                          args.batch_size or spec.export.cal_batch_size)
+            fp32 = output.with_name(output.stem + "_fp32.onnx")
+            diff = export_onnx(model, fp32, make_contract(info, "fp32", outputs, decoder, postprocessing), **options)
+            agreement, measure, fp32_ends = quantize_checked(adapter, spec, info, fp32, output, batches, len(names))
+            contract = make_contract(info, "int8", outputs, decoder, postprocessing)
+            attach_contract(output, contract)
+            console.print(f"ONNX fp32 → {fp32} (max |ORT - PyTorch| = {diff:.1e}); INT8 Q/DQ → {output} "
+                          f"({sum(len(b) for b in batches)} calibration images from {cal_dir or 'the training split'}); INT8: {agreement:.1%} "
+                          f"{measure}{' (first conv and output layers kept FP32)' if fp32_ends else ''}")
+            if args.cal_cache_file:
+                amax = tensor_ranges(fp32, batches, INPUT_NAME, spec.export.calibration_method)
+                write_trt_cache(args.cal_cache_file, amax)
+                console.print(f"TensorRT calibration cache ({len(amax)} tensors) → {args.cal_cache_file}")
+            status.kpi = {"int8_agreement": agreement, "fp32_first_last": fp32_ends}
+        deployment_files(args, spec, output, info, contract)
+
+
+def deployment_files(args, spec, output, info, contract):
+    """--gen_ds_config (DeepStream's nvinfer config + labels beside the model), --gen_triton_repo DIR."""
+    if args.gen_ds_config:
+        cal = Path(args.cal_cache_file).name if args.cal_cache_file else None
+        path = write_deepstream_config(output.parent, info, contract, output.name, spec, contract["data_type"], cal)
+        console.print(f"DeepStream config → {path}, labels → {output.parent / 'labels.txt'}")
+    if args.gen_triton_repo:
+        folder = write_triton_repository(args.gen_triton_repo, output, info, contract)
+        console.print(f"Triton model repository → {folder} (config.pbtxt, 1/model.onnx)")
 
 
 # ---------------------------------------------------------------- command line
@@ -398,9 +413,11 @@ def build_parser(adapter, prog=None):
     commands.add_spec_arguments(p)
     distributed.add_arguments(p)
     p.set_defaults(run=bind(train))
-    commands.add_subcommands(sub, adapter.inference, model_opener(adapter), ".pth checkpoint or .onnx (FP32 or INT8) model")
+    kinds = ".pth checkpoint or .onnx (FP32 or INT8) model"
+    commands.add_subcommands(sub, adapter.inference, model_opener(adapter), kinds)
     add_prune_parser(sub, bind(prune))
     add_export_parser(sub, bind(export))
+    commands.add_benchmark(sub, adapter.inference, model_opener(adapter), kinds)
     p = sub.add_parser("generate_sample", help="write a small SYNTHETIC dataset for demos and tests")
     adapter.add_generate_arguments(p)
     p.set_defaults(run=adapter.generate)

@@ -221,8 +221,22 @@ def pyt(mapper):
     for name in ("input_channel", "input_width", "input_height", "batch_size", "verify"):
         export.ignore(name, "the ONNX input is the trained size with a dynamic batch; it is always checked "
                             "against PyTorch")
-    if top.has("gen_trt_engine"):
-        mapper.ignore("gen_trt_engine", "TensorRT engines are built by `tao deploy classification gen_trt_engine`")
+    engine = top.sub("gen_trt_engine")
+    engine.map("onnx_file", "gen_trt_engine.onnx_file")
+    engine.map("trt_engine", "gen_trt_engine.trt_engine")
+    engine.ignore("results_dir", "pass -r")
+    for name in ("input_channel", "input_width", "input_height", "batch_size", "verbose", "gpu_id"):
+        engine.ignore(name, "the engine's input is the ONNX model's; batches are the tensorrt min/opt/max sizes")
+    tensorrt = engine.sub("tensorrt")
+    tensorrt.map("data_type", "gen_trt_engine.tensorrt.data_type", lambda v: str(v).lower())
+    for name in ("workspace_size", "min_batch_size", "opt_batch_size", "max_batch_size"):
+        tensorrt.map(name, f"gen_trt_engine.tensorrt.{name}", int)
+    calibration = tensorrt.sub("calibration")
+    calibration.map("cal_image_dir", "gen_trt_engine.tensorrt.calibration.cal_image_dir",
+                    lambda v: [str(x) for x in (v if isinstance(v, list) else [v])])
+    calibration.map("cal_cache_file", "gen_trt_engine.tensorrt.calibration.cal_cache_file")
+    calibration.map("cal_batch_size", "gen_trt_engine.tensorrt.calibration.cal_batch_size", int)
+    calibration.map("cal_batches", "gen_trt_engine.tensorrt.calibration.cal_batches", int)
 
 
 def pipeline(mapper, part):

@@ -2,7 +2,8 @@
 
 The tokens come from protobuf's own text-format tokenizer (comments, both quote styles, escapes, adjacent string
 concatenation, `0.`, `1e-5`, `-3`); the grammar on top is protobuf's text format: `name: value`, `name { ... }`
-or `name: { ... }` (also `< ... >`), `name: [v, ...]`, fields separated by nothing, `,` or `;`.
+or `name: { ... }` (also `< ... >`), `name: [v, ...]`, `name [ { ... }, { ... } ]`, fields separated by nothing,
+`,` or `;`.
 
 Without a schema a field is a list only when it is repeated in the file; a map field's `{key: K value: V}`
 entries become a dict. Every key's line is kept, as dotted keys (`dataset_config.data_sources[1].image_directory_path`,
@@ -58,25 +59,28 @@ class _Parser:
             name = self.tok.ConsumeIdentifier()
             colon = self.tok.TryConsume(":")
             if self.tok.token in _CLOSING:
-                opening = self.tok.token
-                self.tok.NextToken()
-                value = self.message(_CLOSING[opening])
-            elif not colon:
-                self.fail(f"expected ':' or '{{' after '{name}', found {self.found()}")
-            elif self.tok.TryConsume("["):
+                value = self.submessage()
+            elif self.tok.TryConsume("["):  # `name: [1, 2]`, or `name [ {...}, {...} ]` (colon optional)
                 value = []
                 if not self.tok.TryConsume("]"):
                     while True:
-                        value.append(self.scalar(name))
+                        value.append(self.submessage() if self.tok.token in _CLOSING else self.scalar(name))
                         if self.tok.TryConsume("]"):
                             break
                         if not self.tok.TryConsume(","):
                             self.fail(f"expected ',' or ']' in the list of '{name}', found {self.found()}")
+            elif not colon:
+                self.fail(f"expected ':' or '{{' after '{name}', found {self.found()}")
             else:
                 value = self.scalar(name)
             fields.append((name, value, line))
             if not self.tok.TryConsume(","):
                 self.tok.TryConsume(";")
+
+    def submessage(self):
+        opening = self.tok.token
+        self.tok.NextToken()
+        return self.message(_CLOSING[opening])
 
     def scalar(self, name):
         token = self.tok.token
@@ -127,17 +131,26 @@ def _finalize(fields, prefix, lines, source):
                 value = parts.get("value")
                 mapping[map_key] = _finalize(value, f"{key}.{map_key}.", lines, source) if _is_message(value) else value
             result[name] = mapping
-        elif len(occurrences) == 1:
-            value, line = occurrences[0]
-            lines[key] = line
-            result[name] = _finalize(value, key + ".", lines, source) if _is_message(value) else value
         else:
+            # a bracketed list of messages (`input [ {...}, {...} ]`) counts as that many occurrences, and is a list
+            # even of one; a field given once otherwise is a value, given again a list
+            items, bracketed = [], False
+            for value, line in occurrences:
+                if isinstance(value, list) and not _is_message(value) and any(_is_message(v) for v in value):
+                    items += [(item, line) for item in value]
+                    bracketed = True
+                else:
+                    items.append((value, line))
             lines[key] = occurrences[0][1]
-            items = []
-            for number, (value, line) in enumerate(occurrences):
+            if len(items) == 1 and not bracketed:
+                value, _ = items[0]
+                result[name] = _finalize(value, key + ".", lines, source) if _is_message(value) else value
+                continue
+            values = []
+            for number, (value, line) in enumerate(items):
                 lines[f"{key}[{number}]"] = line
-                items.append(_finalize(value, f"{key}[{number}].", lines, source) if _is_message(value) else value)
-            result[name] = items
+                values.append(_finalize(value, f"{key}[{number}].", lines, source) if _is_message(value) else value)
+            result[name] = values
     return result
 
 
