@@ -131,7 +131,7 @@ def test_benchmark_table_across_formats_in_both_workers(no_torch, data, tmp_path
     assert float(rows[1]["top1"]) == pytest.approx(evaluated["top1"], abs=1e-4) and rows[0]["top1"] == rows[1]["top1"]
     assert rows[0]["speed-up b8"] == "1.00x" and all(float(r["ms b1"]) > 0 for r in rows if r["status"] == "✓")
     assert all(float(r["size MB"]) > 0 for r in rows if r["status"] == "✓")
-    assert "| format | status | size MB | top1 | ms b1 | ms b8 | img/s b8 | speed-up b8 |" in (tmp_path / "cv" / "benchmark.md").read_text()
+    assert "| model | format | status | size MB | top1 | ms b1 | ms b8 | img/s b8 | speed-up b8 |" in (tmp_path / "cv" / "benchmark.md").read_text()
     # the deploy worker, no torch: the ONNX rows, and TensorRT's rows saying why they are missing here
     code, out = run_deploy_status(no_torch, "classification", "benchmark", "-e", data / "cls.yaml", "-m", fp32, "-m",
                                   int8, "-r", tmp_path / "deploy", "--runs", "3", "--warmup", "1")

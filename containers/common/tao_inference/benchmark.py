@@ -16,7 +16,7 @@ from . import preprocess
 from .errors import UserError
 from .fileio import atomic_path, make_dirs, write_text
 
-COLUMNS = ("format", "status", "size MB", "metric", "ms b1", "ms bN", "img/s bN", "speed-up bN")
+COLUMNS = ("model", "format", "status", "size MB", "metric", "ms b1", "ms bN", "img/s bN", "speed-up bN")
 FORMAT_NAMES = {"pytorch": "PyTorch FP32", "onnx-fp32": "ONNX FP32", "onnx-int8": "ONNX INT8",
                 "tensorrt-fp32": "TensorRT FP32", "tensorrt-fp16": "TensorRT FP16", "tensorrt-int8": "TensorRT INT8"}
 
@@ -102,16 +102,16 @@ def write_tables(rows, results_dir, batch_size, metric_name, console):
     make_dirs(results_dir)
     with atomic_path(Path(results_dir) / "benchmark.csv") as tmp, open(tmp, "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["model", *header])
+        writer.writerow(header)
         for row in rows:
-            writer.writerow([row["model"], *("" if row.get(c) is None else row.get(c) for c in COLUMNS)])
+            writer.writerow(["" if row.get(c) is None else row.get(c) for c in COLUMNS])
     cell = lambda v: "" if v is None else str(v)  # noqa: E731
     markdown = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     markdown += ["| " + " | ".join(cell(row.get(c)) for c in COLUMNS) + " |" for row in rows]
     write_text(Path(results_dir) / "benchmark.md", "\n".join(markdown) + "\n")
     table = Table(title=f"benchmark: {metric_name} on the evaluation split, latency median (ms), batch 1 and {batch_size}")
     for column in header:
-        table.add_column(column, justify="left" if column in ("format", "status") else "right")
+        table.add_column(column, justify="left" if column in ("model", "format", "status") else "right")
     for row in rows:
         table.add_row(*(cell(row.get(c)) for c in COLUMNS))
     console.print(table)
