@@ -2,7 +2,8 @@
 # The demo: the whole TAO workflow on generated SYNTHETIC sample data, local runtime, CPU.
 # generate data -> train (ImageNet-pretrained EfficientNet-Lite0) -> evaluate -> prune -> retrain ->
 # export FP32 ONNX -> INT8 Q/DQ ONNX + TensorRT cache -> evaluate the exported models -> inference -> table;
-# then object detection (DetectNet_v2 on synthetic KITTI data): convert -> train -> evaluate -> INT8 -> inference.
+# then object detection (DetectNet_v2 on synthetic KITTI data): convert -> train -> evaluate -> INT8 -> inference;
+# then semantic segmentation (UNet on synthetic masks): convert -> train -> evaluate -> INT8 -> deploy evaluate.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup_venv.sh
@@ -52,4 +53,20 @@ DTAO=$PWD/.venv/bin/tao
   done
   step "inference: annotated images + KITTI labels" $DTAO detectnet_v2 inference -e "$DSPEC" \
     -m det/export/detectnet_int8.onnx -i data/det/test/images -r det/inference
+)
+
+# Semantic segmentation: UNet on the ImageNet EfficientNet-Lite0; paths of the sample spec are relative to $OUT.
+USPEC=$PWD/specs/unet/sample.yaml
+(
+  cd "$OUT"
+  [ -d data/seg/train ] || step "generate synthetic segmentation data (PNG masks)" $DTAO unet generate_sample -o data/seg
+  step "dataset_convert: check every image/mask pair, class pixel shares" $DTAO unet dataset_convert -d "$USPEC" -o seg/convert
+  step "train UNet (ImageNet EfficientNet-Lite0 encoder)" $DTAO unet train -e "$USPEC" -r seg/train \
+    train.num_epochs=${DEMO_SEG_EPOCHS:-10}
+  step "export UNet INT8 (Q/DQ ONNX) + DeepStream config" $DTAO unet export -e "$USPEC" -m seg/train/weights/best.pth \
+    -o seg/export/unet_int8.onnx --data_type int8 --gen_ds_config
+  step "evaluate the INT8 UNet in the deploy worker (no PyTorch)" $DTAO deploy unet evaluate -e "$USPEC" \
+    -m seg/export/unet_int8.onnx -r seg/eval/int8
+  step "inference: class masks + overlays" $DTAO deploy unet inference -e "$USPEC" -m seg/export/unet_int8.onnx \
+    -i data/seg/test/images -r seg/inference
 )

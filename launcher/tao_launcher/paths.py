@@ -23,7 +23,7 @@ SPEC_MOUNT_DIR = PurePosixPath("/tao/specs")  # where a spec file outside every 
 # exist yet — a results_dir never does — except a registry name or a URL (`model.pretrained: imagenet`).
 PATH_KEY_NAMES = {"results_dir", "root", "image_root", "index", "checkpoint", "pruned_model", "pretrained",
                   "teacher", "trt_engine"}
-PATH_KEY_SUFFIXES = ("_dir", "_file", "_list")
+PATH_KEY_SUFFIXES = ("_dir", "_file", "_list", "_path")
 
 
 def is_path_key(key: str) -> bool:

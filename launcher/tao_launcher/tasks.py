@@ -65,6 +65,21 @@ MODEL_TASKS = {
             worker="cv",
             subcommands=DETECTION_SUBCOMMANDS,
         ),
+        Task(
+            name="unet",
+            summary="Semantic segmentation, UNet on a registered backbone (or vanilla_unet): images + PNG label masks.",
+            worker="cv",
+            subcommands={
+                "dataset_convert": "Check every image/mask pair, class pixel frequencies: -d SPEC -o OUT_DIR",
+                "train": "Train from a spec: -e SPEC [-r RESULTS_DIR] [key=value ...]",
+                "evaluate": "Per-class precision/recall/F1/IoU, mIoU, fwIoU, pixel accuracy: -e SPEC -m MODEL",
+                "inference": "Class masks + colour overlays: -e SPEC -m MODEL [-i IMAGE_DIR]",
+                "prune": "TAO-style threshold pruning (the output head kept): -m MODEL -o OUT [-pth 0.1] ...",
+                "export": "ONNX export with the contract, optional INT8: -m MODEL -o OUT.onnx [--data_type int8]",
+                "benchmark": "One table across formats (.pth, ONNX FP32/INT8): mIoU, size, latency: -e SPEC -m M1 -m M2",
+                "generate_sample": "Write a small synthetic segmentation dataset (images + masks): -o DIR",
+            },
+        ),
         AUGMENT,
         Task(
             name="spec",
@@ -86,14 +101,14 @@ DEPLOY_SUBCOMMANDS = {
     "benchmark": "One table across formats (ONNX, TensorRT): metric, size, latency b1/bN: -e SPEC -m M1 -m M2 ...",
 }
 DEPLOY_TASKS = {name: Task(name, f"{MODEL_TASKS[name].summary} Exported models, no PyTorch.", "deploy",
-                           DEPLOY_SUBCOMMANDS) for name in ("classification", "detectnet_v2", "retinanet")}
+                           DEPLOY_SUBCOMMANDS) for name in ("classification", "detectnet_v2", "retinanet", "unet")}
 
 # `tao dataset <task>`: the data tools, run by the cv worker as `tao model <task>` runs them.
 DATASET_TASKS = {
     "augment": AUGMENT,
     **{name: Task(name, MODEL_TASKS[name].summary, "cv",
                   {sub: MODEL_TASKS[name].subcommands[sub] for sub in ("dataset_convert", "generate_sample")})
-       for name in ("detectnet_v2", "retinanet")},
+       for name in ("detectnet_v2", "retinanet", "unet")},
 }
 
 GROUPS = {"model": MODEL_TASKS, "deploy": DEPLOY_TASKS, "dataset": DATASET_TASKS}

@@ -156,8 +156,7 @@ def _spec_file(tmp_path, text, name="spec.txt"):
 def test_a_spec_of_a_network_not_implemented_yet_says_so(tmp_path):
     with pytest.raises(UserError, match=r"this is a TAO yolo_v4 spec; network yolo_v4 is not implemented yet"):
         load_spec(DetectNetV2Spec, FIXTURES / "yolo_v4_train.txt")
-    for name, text in (("ssd", "ssd_config { arch: 'resnet' }"), ("unet", "model_config { model_input_width: 320 }"),
-                       ("mask_rcnn", "maskrcnn_config { nlayers: 50 }"),
+    for name, text in (("ssd", "ssd_config { arch: 'resnet' }"), ("mask_rcnn", "maskrcnn_config { nlayers: 50 }"),
                        ("faster_rcnn", "model_config { roi_mini_batch: 16 }")):
         with pytest.raises(UserError, match=f"network {name} is not implemented yet"):
             load_spec(DetectNetV2Spec, _spec_file(tmp_path, text))
@@ -322,3 +321,19 @@ def test_convert_then_read_equals_the_direct_reading(tmp_path):
         assert tao.dialect(ours.read_text(), str(ours)) == "ours"
         assert "# TAO: " in ours.read_text() and yaml.safe_load(ours.read_text())
         assert dataclasses.asdict(load_spec(schema, ours)) == dataclasses.asdict(load_spec(schema, FIXTURES / name))
+
+
+def test_unet_spec_maps_to_ours(mounted):
+    from tao_inference.spec.schemas import UNetSpec
+
+    spec = load_spec(UNetSpec, FIXTURES / "unet_isbi.txt")
+    assert spec.model.backbone == "resnet18" and spec.model.loss == "cross_entropy_dice"
+    assert (spec.dataset.image_width, spec.dataset.image_height, spec.dataset.input_image_type) == (320, 320, "grayscale")
+    assert spec.dataset.train_masks_path == str(mounted / "data/isbi/masks/train") and spec.dataset.test_masks_path is None
+    assert [(t.name, t.label_id, t.mapping_class) for t in spec.dataset.data_class_config.target_classes] == \
+        [("foreground", 0, "foreground"), ("background", 1, "background")]
+    assert (spec.train.batch_size, spec.train.num_epochs, spec.train.optimizer.name, spec.train.optimizer.lr) == \
+        (3, 50, "adam", 1e-4)
+    assert spec.train.lr_scheduler.name == "constant" and spec.train.optimizer.weight_decay == 2e-5
+    assert spec.dataset.augmentation.vertical_flip == 0.5 and spec.dataset.augmentation.crop_and_resize_prob == 0.5
+    assert spec.dataset.augmentation.brightness == 0.2

@@ -15,6 +15,8 @@ INFO = {
                               network={"encoding": {"coverage_scale": 0.6, "bbox_norm": 35.0}}),
     "retinanet": ModelInfo("retinanet", "mobilenet_v3_small", ("a", "b"), 64, 96, (0.5,) * 3, (0.5,) * 3,
                            network={"fpn_channels": 16, "anchor_sizes": [16, 32, 64, 128, 256], "head_norm": "group"}),
+    "unet": ModelInfo("unet", "mobilenet_v3_small", ("bg", "a", "b"), 64, 96, (0.5,) * 3, (0.5,) * 3,
+                      network={"decoder_channels": [32, 16, 16, 8, 8]}),
 }
 
 

@@ -319,6 +319,91 @@ class RetinaNetSpec(DetectionSpec):
     postprocessing: RetinaNetPostprocessingSpec = spec_field(RetinaNetPostprocessingSpec)
 
 
+# ---------------------------------------------------------------- semantic segmentation (UNet)
+
+@dataclass
+class TargetClassSpec:
+    name: str = spec_field("", help="a label name")
+    label_id: int = spec_field(0, min=0, max=255, help="the mask pixel value of this label")
+    mapping_class: str | None = spec_field(None, help="the class it is trained as (default: its own name)")
+    class_weight: float = spec_field(1.0, min=0.0, help="its weight in the cross-entropy")
+
+
+@dataclass
+class DataClassSpec:
+    target_classes: list[TargetClassSpec] = spec_field([])
+    unmapped_label_ids: str = spec_field("error", choices=("error", "background"),
+                                         help="a mask value no target class names: an error naming it and the "
+                                              "file, or read as the first class (background)")
+
+
+@dataclass
+class SegmentationAugmentationSpec:
+    horizontal_flip: float = spec_field(0.5, min=0.0, max=1.0)
+    vertical_flip: float = spec_field(0.0, min=0.0, max=1.0)
+    rotation_degrees: float = spec_field(0.0, min=0.0, max=180.0)
+    crop_and_resize_prob: float = spec_field(0.0, min=0.0, max=1.0, help="chance of a random crop resized back")
+    crop_scale: list[float] = spec_field([0.5, 1.0], min=0.05, max=1.0, help="area fraction of that crop")
+    brightness: float = spec_field(0.1, min=0.0)
+    contrast: float = spec_field(0.1, min=0.0)
+    saturation: float = spec_field(0.0, min=0.0)
+
+
+@dataclass
+class SegmentationDatasetSpec:
+    train_images_path: str | None = spec_field(None, path=True, help="folder of images (TAO's key)")
+    train_masks_path: str | None = spec_field(None, path=True, help="folder of PNG masks, same file stems")
+    val_images_path: str | None = spec_field(None, path=True)
+    val_masks_path: str | None = spec_field(None, path=True)
+    test_images_path: str | None = spec_field(None, path=True)
+    test_masks_path: str | None = spec_field(None, path=True)
+    image_width: int = spec_field(128, min=16, max=8192, help="the network's input (TAO's model_input_width)")
+    image_height: int = spec_field(128, min=16, max=8192)
+    input_image_type: str = spec_field("color", choices=("color", "grayscale"),
+                                       help="grayscale images are read as three equal channels")
+    data_class_config: DataClassSpec = spec_field(DataClassSpec)
+    mean: list[float] | None = spec_field(None)
+    std: list[float] | None = spec_field(None)
+    num_workers: int = spec_field(2, min=0)
+    augmentation: SegmentationAugmentationSpec = spec_field(SegmentationAugmentationSpec)
+
+
+@dataclass
+class UNetModelSpec(StartingWeightsSpec):
+    backbone: str = spec_field("resnet18", help="a registered backbone (its stride 2-32 feature maps feed the "
+                                                "decoder), or vanilla_unet (TAO's plain UNet, no pretrained weights)")
+    decoder_channels: list[int] = spec_field([128, 64, 48, 32, 16], min=4, help="per decoder stage, deep to shallow")
+    loss: str = spec_field("cross_entropy", choices=("cross_entropy", "cross_entropy_dice"))
+
+
+@dataclass
+class SegmentationEvaluateSpec:
+    checkpoint: str | None = spec_field(None, path=True)
+    batch_size: int = spec_field(8, min=1)
+    split: str = spec_field("test", choices=("train", "val", "test"))
+
+
+@dataclass
+class SegmentationInferenceSpec:
+    checkpoint: str | None = spec_field(None, path=True)
+    image_dir: str | None = spec_field(None, path=True)
+    batch_size: int = spec_field(8, min=1)
+    overlay_alpha: float = spec_field(0.5, min=0.0, max=1.0, help="vis_overlay: weight of the class colours")
+
+
+@dataclass
+class UNetSpec:
+    results_dir: str = spec_field("results", path=True)
+    dataset: SegmentationDatasetSpec = spec_field(SegmentationDatasetSpec)
+    model: UNetModelSpec = spec_field(UNetModelSpec)
+    train: TrainSpec = spec_field(TrainSpec)
+    evaluate: SegmentationEvaluateSpec = spec_field(SegmentationEvaluateSpec)
+    inference: SegmentationInferenceSpec = spec_field(SegmentationInferenceSpec)
+    export: ExportSpec = spec_field(ExportSpec)
+    prune: PruneSpec = spec_field(PruneSpec)
+    gen_trt_engine: GenTrtEngineSpec = spec_field(GenTrtEngineSpec)
+
+
 # ---------------------------------------------------------------- offline augmentation (tao augment)
 
 @dataclass

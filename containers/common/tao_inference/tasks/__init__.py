@@ -1,11 +1,11 @@
 """The tasks whose models the inference core runs, by name: each one's spec schema and its kind — the module that
-reads its data, evaluates and writes inference results (`classification` or `detection`)."""
+reads its data, evaluates and writes inference results (`classification`, `detection` or `segmentation`)."""
 
 from dataclasses import dataclass
 from types import ModuleType
 
-from ..spec.schemas import ClassificationSpec, DetectNetV2Spec, RetinaNetSpec
-from . import classification, detection
+from ..spec.schemas import ClassificationSpec, DetectNetV2Spec, RetinaNetSpec, UNetSpec
+from . import classification, detection, segmentation
 
 
 @dataclass(frozen=True)
@@ -13,7 +13,7 @@ class InferenceTask:
     name: str
     description: str
     spec_class: type
-    kind: ModuleType  # tasks.classification or tasks.detection
+    kind: ModuleType  # tasks.classification, tasks.detection or tasks.segmentation
 
 
 TASKS = {task.name: task for task in [
@@ -22,4 +22,5 @@ TASKS = {task.name: task for task in [
                   DetectNetV2Spec, detection),
     InferenceTask("retinanet", "RetinaNet object detection (FPN on any registered backbone; KITTI labels, "
                                "VOC/COCO/YOLO converted).", RetinaNetSpec, detection),
+    InferenceTask("unet", "UNet semantic segmentation (images with PNG label-id masks).", UNetSpec, segmentation),
 ]}

@@ -10,7 +10,7 @@ import re
 import yaml
 
 from ...errors import UserError
-from . import classification, detectnet_v2, retinanet
+from . import classification, detectnet_v2, retinanet, unet
 from .mapper import Mapper, Translation
 from .prototext import looks_like_prototext, parse_prototext
 
@@ -20,9 +20,10 @@ MAPPINGS = {
     ("classification", "TAO 5 YAML"): classification.pyt,
     ("detectnet_v2", "protobuf text"): detectnet_v2.tf1,
     ("retinanet", "protobuf text"): retinanet.tf1,
+    ("unet", "protobuf text"): unet.tf1,
 }
 # TAO networks whose files are read but that have no network here yet (their issues add the mapping).
-NOT_IMPLEMENTED = ("ssd", "dssd", "yolo_v3", "yolo_v4", "yolo_v4_tiny", "faster_rcnn", "unet", "mask_rcnn")
+NOT_IMPLEMENTED = ("ssd", "dssd", "yolo_v3", "yolo_v4", "yolo_v4_tiny", "faster_rcnn", "mask_rcnn")
 # Top-level messages that say which TF1 network a file is for (checked in this order).
 _TF1_SIGNATURES = [
     ("retinanet_config", "retinanet"), ("ssd_config", "ssd"), ("dssd_config", "dssd"),
