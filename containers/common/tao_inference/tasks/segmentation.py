@@ -8,12 +8,12 @@ import numpy as np
 from PIL import Image, ImageDraw
 from rich.table import Table
 
-from ..data.image_lists import list_images
 from ..data.segmentation_masks import class_map, read_mask, split_pairs
 from ..errors import UserError
-from ..fileio import atomic_path, require_folder, write_json
+from ..fileio import atomic_path, write_json
 from ..plots import plot_confusion_matrix
 from ..preprocess import batches
+from .classification import folder_images  # a folder of images is listed the same for every task
 
 EVALUATE_HELP = "per-class precision/recall/F1/IoU, mean and frequency-weighted IoU, pixel accuracy"
 INFERENCE_HELP = "class masks (mask_labels/) and colour overlays (vis_overlay/) of a folder of images"
@@ -109,13 +109,6 @@ def evaluate(predictor, spec, results_dir, model_name, console):
     console.print(table)
     console.print(f"results → {results_dir}/evaluation.json, confusion_matrix.png")
     return {"mIoU": metrics["mIoU"], "pixel_accuracy": metrics["pixel_accuracy"]}
-
-
-def folder_images(folder, flag):
-    paths = list_images(require_folder(folder, flag))
-    if not paths:
-        raise UserError(f"{flag} {folder}: no .jpg/.jpeg/.png images")
-    return paths
 
 
 def split_images(spec, split):
