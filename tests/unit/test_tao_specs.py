@@ -138,6 +138,7 @@ def test_truncated_or_garbled_documents_fail_with_a_line_never_a_traceback(messa
 
 @pytest.mark.parametrize("text, expected", [
     ("dataset:\n  root: data\n", "ours"),
+    ("gen_trt_engine:\n  tensorrt: {data_type: fp16}\n", "ours"),  # TAO 5's section name is ours too
     ("model_config {\n  arch: 'resnet'\n}\n", "protobuf text"),
     ("random_seed: 42\ntraining_config: { num_epochs: 3 }\n", "protobuf text"),  # also valid YAML
     ("results_dir: /r\nencryption_key: k\nmodel: {backbone: {type: resnet_18}}\n", "TAO 5 YAML"),
@@ -232,6 +233,11 @@ def test_classification_pyt_yaml_resolves_interpolations_and_required_values(mou
     assert spec.train.lr_scheduler.min_lr_ratio == pytest.approx(0.01)
     assert spec.dataset.augmentation.random_resized_crop_scale == [0.7, 1.0] and spec.dataset.image_size == 32
     assert spec.evaluate.checkpoint is None and spec.inference.checkpoint is None  # ??? outside the core: unset
+    engine = spec.gen_trt_engine  # TAO 5's gen_trt_engine section, for `tao deploy classification gen_trt_engine`
+    assert engine.onnx_file == str(mounted / "results/model.onnx") and engine.trt_engine == str(mounted / "results/model.engine")
+    assert (engine.tensorrt.data_type, engine.tensorrt.workspace_size, engine.tensorrt.opt_batch_size) == ("fp16", 2048, 4)
+    assert engine.tensorrt.calibration.cal_image_dir == [str(mounted / "data/train/circle")]
+    assert engine.tensorrt.calibration.cal_cache_file == str(mounted / "results/cal.bin")
     # a value given on the command line reaches the ${...} that refer to it, as in Hydra
     spec = load_spec(ClassificationSpec, FIXTURES / "classification_pyt.yaml",
                      ["evaluate.checkpoint=/workspace/tao-experiments/m.pth", "dataset.data.samples_per_gpu=5",

@@ -36,7 +36,7 @@ TF1_TOP_LEVEL = {name for name, _ in _TF1_SIGNATURES} | {
     "random_seed", "dataset_config", "augmentation_config", "model_config", "training_config", "evaluation_config",
     "nms_config", "kitti_config", "coco_config", "enc_key", "verbose", "data_config", "image_directory_path"}
 DETECTION_TASKS = ("detectnet_v2", "retinanet")
-TAO5_MARKERS = ("encryption_key", "gen_trt_engine")
+TAO5_MARKERS = ("encryption_key",)  # gen_trt_engine is one of our sections too
 
 
 def dialect(text, source):
