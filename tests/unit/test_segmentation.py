@@ -106,3 +106,20 @@ def test_unet_outputs_class_logits_at_the_input_size(backbone):
     with torch.no_grad():
         assert model(torch.zeros(2, 3, 64, 96)).shape == (2, 4, 64, 96)
         assert model(torch.zeros(1, 3, 50, 70)).shape == (1, 4, 50, 70)  # sizes not divisible by 32
+
+
+def test_list_file_sources_pair_line_n_with_line_n(tmp_path):
+    from tao_inference.spec.schemas import SegmentationSourceSpec
+
+    for name in ("a", "b"):
+        Image.new("RGB", (4, 4)).save(tmp_path / f"{name}.jpg")
+        save_mask(tmp_path / f"{name}_mask.png", np.zeros((4, 4)))
+    (tmp_path / "images.txt").write_text("a.jpg\nb.jpg\n")
+    (tmp_path / "masks.txt").write_text("# masks, in the images' order\na_mask.png\nb_mask.png\n")
+    source = SegmentationSourceSpec(str(tmp_path / "images.txt"), str(tmp_path / "masks.txt"))
+    spec = SegmentationDatasetSpec(train_data_sources=[source], train_images_path="/ignored/when/lists/are/given")
+    assert split_pairs(spec, "train") == [(tmp_path / "a.jpg", tmp_path / "a_mask.png"),
+                                          (tmp_path / "b.jpg", tmp_path / "b_mask.png")]
+    (tmp_path / "masks.txt").write_text("a_mask.png\n")
+    with pytest.raises(UserError, match=r"dataset.train_data_sources\[0\]: .*images.txt lists 2 images but .*masks.txt 1"):
+        split_pairs(spec, "train")

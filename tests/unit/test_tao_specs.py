@@ -343,3 +343,16 @@ def test_unet_spec_maps_to_ours(mounted):
     assert spec.train.lr_scheduler.name == "constant" and spec.train.optimizer.weight_decay == 2e-5
     assert spec.dataset.augmentation.vertical_flip == 0.5 and spec.dataset.augmentation.crop_and_resize_prob == 0.5
     assert spec.dataset.augmentation.brightness == 0.2
+
+
+def test_unet_list_file_sources_map_to_ours(mounted, tmp_path):
+    from tao_inference.spec.schemas import UNetSpec
+
+    text = (FIXTURES / "unet_isbi.txt").read_text().replace('  dataset: "custom"', """  dataset: "custom"
+  train_data_sources: {
+    data_source: { image_path: "/workspace/tao-experiments/lists/train_images.txt"
+                   masks_path: "/workspace/tao-experiments/lists/train_masks.txt" }
+  }""")
+    spec = load_spec(UNetSpec, _spec_file(tmp_path, text))
+    assert [(s.image_path, s.masks_path) for s in spec.dataset.train_data_sources] == \
+        [(str(mounted / "lists/train_images.txt"), str(mounted / "lists/train_masks.txt"))]

@@ -8,7 +8,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from ..errors import UserError
-from .image_lists import list_images
+from .image_lists import list_images, read_image_list
 
 SPLIT_KEYS = {split: (f"{split}_images_path", f"{split}_masks_path") for split in ("train", "val", "test")}
 
@@ -71,8 +71,28 @@ def read_mask(path, classes):
     return ids
 
 
+def listed_pairs(sources, key):
+    """Pairs from list files: line N of image_path with line N of masks_path (TAO's data_source)."""
+    pairs = []
+    for number, source in enumerate(sources):
+        where = f"dataset.{key}[{number}]"
+        if not source.image_path or not source.masks_path:
+            raise UserError(f"{where}: give both image_path and masks_path (text files listing them)")
+        images = read_image_list(source.image_path, f"{where}.image_path")
+        masks = read_image_list(source.masks_path, f"{where}.masks_path")
+        if len(images) != len(masks):
+            raise UserError(f"{where}: {source.image_path} lists {len(images)} images but {source.masks_path} "
+                            f"{len(masks)} masks; line N of one must be the mask of line N of the other")
+        pairs += list(zip(images, masks))
+    return pairs
+
+
 def split_pairs(dataset_spec, split):
-    """[(image path, mask path)] of a split: each image with the mask of the same stem."""
+    """[(image path, mask path)] of a split: from its list files, else each image of its folder with the mask of
+    the same stem."""
+    sources = getattr(dataset_spec, f"{split}_data_sources", None)
+    if sources:
+        return listed_pairs(sources, f"{split}_data_sources")
     image_key, mask_key = SPLIT_KEYS[split]
     images, masks = getattr(dataset_spec, image_key), getattr(dataset_spec, mask_key)
     if not images:

@@ -350,7 +350,17 @@ class SegmentationAugmentationSpec:
 
 
 @dataclass
+class SegmentationSourceSpec:
+    image_path: str | None = spec_field(None, path=True, help="a text file listing image paths, one a line")
+    masks_path: str | None = spec_field(None, path=True, help="a text file listing their masks, in the same order")
+
+
+@dataclass
 class SegmentationDatasetSpec:
+    train_data_sources: list[SegmentationSourceSpec] = spec_field([], help="list files (TAO's data_source), "
+                                                                          "used instead of the folders when given")
+    val_data_sources: list[SegmentationSourceSpec] = spec_field([])
+    test_data_sources: list[SegmentationSourceSpec] = spec_field([])
     train_images_path: str | None = spec_field(None, path=True, help="folder of images (TAO's key)")
     train_masks_path: str | None = spec_field(None, path=True, help="folder of PNG masks, same file stems")
     val_images_path: str | None = spec_field(None, path=True)

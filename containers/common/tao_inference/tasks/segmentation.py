@@ -146,10 +146,10 @@ def inference(predictor, spec, paths, results_dir, console):
 def calibration_paths(spec, cal_dir):
     if cal_dir:
         return folder_images(cal_dir, "--cal_image_dir")
-    if not spec.dataset.train_images_path:
+    if not (spec.dataset.train_images_path or spec.dataset.train_data_sources):
         raise UserError("--data_type int8 needs calibration images: pass --cal_image_dir DIR, or -e SPEC whose "
-                        "dataset.train_images_path has training images")
-    return folder_images(spec.dataset.train_images_path, "dataset.train_images_path")
+                        "dataset has training images (train_images_path or train_data_sources)")
+    return split_images(spec, "train")
 
 
 def agreement(spec, info, fp32_outputs, int8_outputs):

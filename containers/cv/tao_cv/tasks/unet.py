@@ -110,7 +110,7 @@ class UNetAdapter(TaskAdapter):
         report = {"classes": list(classes.names)}
         with run_status(args.output_dir, "dataset conversion") as status:
             for split in ("train", "val", "test"):
-                if getattr(spec.dataset, f"{split}_images_path"):
+                if getattr(spec.dataset, f"{split}_images_path") or getattr(spec.dataset, f"{split}_data_sources"):
                     pairs = split_pairs(spec.dataset, split)
                     counts = check_pairs(pairs, classes)
                     report[split] = {"images": len(pairs), "pixels": dict(zip(classes.names, counts.tolist()))}

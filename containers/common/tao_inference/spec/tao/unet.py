@@ -29,6 +29,11 @@ def tf1(mapper):
     for split in ("train", "val", "test"):
         data.map(f"{split}_images_path", f"dataset.{split}_images_path")
         data.map(f"{split}_masks_path", f"dataset.{split}_masks_path")
+    for split in ("train", "val", "test"):
+        sources = [{"image_path": src.get("image_path"), "masks_path": src.get("masks_path")}
+                   for group in data.subs(f"{split}_data_sources") for src in group.subs("data_source")]
+        if sources:
+            mapper.put(f"dataset.{split}_data_sources", sources, data.full(f"{split}_data_sources"))
     data.ignore("dataset", "image and mask folders (TAO's 'custom' layout)")
     data.map("input_image_type", "dataset.input_image_type", lambda v: str(v).lower())
     targets = []
