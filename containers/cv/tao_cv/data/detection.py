@@ -6,6 +6,7 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 
 from tao_inference.errors import UserError
+from .transforms import flips
 
 
 def detection_transform(width, height, mean, std, aug=None):
@@ -15,10 +16,7 @@ def detection_transform(width, height, mean, std, aug=None):
         if aug.translate > 0 or aug.scale_jitter > 0 or aug.rotation_degrees > 0 or aug.shear_degrees > 0:
             steps.append(v2.RandomAffine(degrees=aug.rotation_degrees, translate=(aug.translate, aug.translate),
                                          scale=(1 - aug.scale_jitter, 1 + aug.scale_jitter), shear=aug.shear_degrees))
-        if aug.horizontal_flip > 0:
-            steps.append(v2.RandomHorizontalFlip(aug.horizontal_flip))
-        if aug.vertical_flip > 0:
-            steps.append(v2.RandomVerticalFlip(aug.vertical_flip))
+        steps += flips(aug)
         if any((aug.brightness, aug.contrast, aug.saturation, aug.hue)):
             steps.append(v2.ColorJitter(aug.brightness, aug.contrast, aug.saturation, aug.hue))
     steps += [v2.Resize((height, width), antialias=True), v2.ClampBoundingBoxes(), v2.SanitizeBoundingBoxes(min_size=1),

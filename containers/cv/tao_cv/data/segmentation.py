@@ -9,6 +9,7 @@ from torchvision.transforms import v2
 from tao_inference.data.segmentation_masks import read_mask
 from tao_inference.errors import UserError
 from tao_inference.preprocess import load_rgb
+from .transforms import flips
 
 
 def segmentation_transform(height, width, mean, std, aug):
@@ -19,11 +20,7 @@ def segmentation_transform(height, width, mean, std, aug):
     if aug.crop_and_resize_prob > 0:
         steps.append(v2.RandomApply([v2.RandomResizedCrop((height, width), scale=tuple(scale), antialias=True)],
                                     p=aug.crop_and_resize_prob))
-    steps.append(v2.Resize((height, width), antialias=True))
-    if aug.horizontal_flip > 0:
-        steps.append(v2.RandomHorizontalFlip(aug.horizontal_flip))
-    if aug.vertical_flip > 0:
-        steps.append(v2.RandomVerticalFlip(aug.vertical_flip))
+    steps += [v2.Resize((height, width), antialias=True), *flips(aug)]
     if aug.rotation_degrees > 0:
         steps.append(v2.RandomRotation(aug.rotation_degrees))
     if any((aug.brightness, aug.contrast, aug.saturation)):

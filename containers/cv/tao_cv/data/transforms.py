@@ -17,16 +17,18 @@ def eval_transform(image_size, mean, std):
     ])
 
 
+def flips(aug):
+    """The random flips an augmentation spec asks for (v2 moves boxes and masks with the image)."""
+    return ([v2.RandomHorizontalFlip(aug.horizontal_flip)] if aug.horizontal_flip > 0 else []) + \
+        ([v2.RandomVerticalFlip(aug.vertical_flip)] if aug.vertical_flip > 0 else [])
+
+
 def train_transform(image_size, mean, std, aug):
     scale = aug.random_resized_crop_scale
     if len(scale) != 2 or not 0 < scale[0] <= scale[1]:
         raise UserError(f"dataset.augmentation.random_resized_crop_scale: {scale} — expected [low, high] with "
                         "0 < low <= high <= 1, e.g. [0.6, 1.0]")
-    steps = [v2.ToImage(), v2.RandomResizedCrop(image_size, scale=tuple(scale), antialias=True)]
-    if aug.horizontal_flip > 0:
-        steps.append(v2.RandomHorizontalFlip(aug.horizontal_flip))
-    if aug.vertical_flip > 0:
-        steps.append(v2.RandomVerticalFlip(aug.vertical_flip))
+    steps = [v2.ToImage(), v2.RandomResizedCrop(image_size, scale=tuple(scale), antialias=True), *flips(aug)]
     if aug.rotation_degrees > 0:
         steps.append(v2.RandomRotation(aug.rotation_degrees))
     if any((aug.brightness, aug.contrast, aug.saturation, aug.hue)):
