@@ -15,12 +15,12 @@ from PIL import Image
 
 from tao_inference.errors import UserError
 from tao_inference.spec import load_spec
-from tao_inference.spec.loader import _all_keys
+from tao_inference.spec.loader import all_keys
 from tao_inference.spec.schemas import ClassificationSpec, DetectNetV2Spec, RetinaNetSpec
 from tao_launcher.errors import LauncherError
 
 EXAMPLES = settings(max_examples=1000, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
-KEYS = sorted({key for schema in (ClassificationSpec, DetectNetV2Spec, RetinaNetSpec) for key in _all_keys(schema)})
+KEYS = sorted({key for schema in (ClassificationSpec, DetectNetV2Spec, RetinaNetSpec) for key in all_keys(schema)})
 SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**30), st.floats(allow_nan=True),
                     st.text(max_size=12), st.sampled_from(["imagenet", "sgd", "../x", "/etc", ".nan", "1e23", "[]"]))
 VALUES = st.recursive(SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=4),

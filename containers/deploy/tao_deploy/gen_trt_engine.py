@@ -38,7 +38,7 @@ def _first(*values):
 
 
 def resolve(task, args):
-    """(onnx path, engine path, EngineSettings, calibration batches or None, spec) — every check TAO makes."""
+    """(onnx path, engine path, EngineSettings, calibration batches or None) — every check TAO makes."""
     spec = load_spec(task.spec_class, args.experiment_spec, args.overrides)
     section, trt_spec = spec.gen_trt_engine, spec.gen_trt_engine.tensorrt
     onnx_path = Path(_first(args.model, section.onnx_file) or "")
@@ -78,11 +78,11 @@ def resolve(task, args):
                             f"{batch_size * count}: add images or lower --batches / --batch_size")
         info, _ = read_contract(onnx_path)
         batches = [images for _, images, _ in preprocess.batches(paths[: batch_size * count], info, batch_size)]
-    return onnx_path, engine, settings, batches, spec
+    return onnx_path, engine, settings, batches
 
 
 def gen_trt_engine(task, args, console):
-    onnx_path, engine, settings, batches, _ = resolve(task, args)
+    onnx_path, engine, settings, batches = resolve(task, args)
     results_dir = Path(args.results_dir) if args.results_dir else engine.parent
     with run_status(results_dir, "TensorRT engine build") as status:
         sidecar = build_engine(onnx_path, engine, settings, batches, log=console.print)

@@ -87,16 +87,12 @@ def _parents(key):
 
 def all_keys(schema, prefix=""):
     """Every dotted key of a schema, sections included."""
-    return _all_keys(schema, prefix)
-
-
-def _all_keys(schema, prefix=""):
     keys = []
     for f in dataclasses.fields(schema):
         keys.append(prefix + f.name)
         sub = _dataclass_type(typing.get_type_hints(schema)[f.name])
         if sub is not None:
-            keys.extend(_all_keys(sub, prefix + f.name + "."))
+            keys.extend(all_keys(sub, prefix + f.name + "."))
     return keys
 
 
@@ -309,8 +305,8 @@ def _parse_value(raw):
 def _with_overrides(schema, data, ctx, overrides):
     for override in overrides:
         key, raw = _split_override(override)
-        if key not in _all_keys(schema):
-            near = difflib.get_close_matches(key, _all_keys(schema), n=1, cutoff=0.6)
+        if key not in all_keys(schema):
+            near = difflib.get_close_matches(key, all_keys(schema), n=1, cutoff=0.6)
             hint = f" — did you mean '{near[0]}'?" if near else ""
             raise UserError(f"command line: spec key '{key}' does not exist{hint}")
         ctx.overridden.add(key)
@@ -340,7 +336,7 @@ def _load_tao_spec(schema, text, source, overrides):
 
     pairs = [_split_override(o) for o in overrides]
     translation = tao.translate(text, source, task_of_schema(schema), parsed_overrides(overrides),
-                                our_keys=set(_all_keys(schema)))
+                                our_keys=set(all_keys(schema)))
     ours = [f"{k}={v}" for k, v in pairs if k in translation.our_overrides]
     if translation.unsupported and os.environ.get("TAO_ALLOW_UNMAPPED") != "1":
         shown = translation.unsupported[:12]

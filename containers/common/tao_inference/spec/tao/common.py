@@ -12,7 +12,6 @@ OUR_BACKBONES = "resnet18, resnet34, resnet50, vgg16, efficientnet_b0, efficient
                 "mobilenet_v3_small, mobilenet_v3_large"
 
 GPU_ONLY = "GPU/TensorFlow-specific; ours has no equivalent setting"
-NOT_NEEDED_DATA = "our data loader reads the images and labels directly (no TFRecords, no queue)"
 
 
 def backbone(view, arch_key="arch", layers_keys=("num_layers", "n_layers", "nlayers")):
