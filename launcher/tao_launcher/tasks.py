@@ -80,6 +80,22 @@ MODEL_TASKS = {
                 "generate_sample": "Write a small synthetic segmentation dataset (images + masks): -o DIR",
             },
         ),
+        Task(
+            name="mask_rcnn",
+            summary="Instance segmentation, Mask R-CNN (torchvision) with an FPN on a registered backbone: COCO "
+                    "instance JSON.",
+            worker="cv",
+            subcommands={
+                "dataset_convert": "Check the COCO sources (images, sizes, masks), instances per class: -d SPEC -o OUT",
+                "train": "Train from a spec: -e SPEC [-r RESULTS_DIR] [key=value ...]",
+                "evaluate": "COCO box and mask AP (AP50/75, APs/m/l, AR), per-class AP: -e SPEC -m MODEL",
+                "inference": "Images with coloured masks + one JSON per image (RLE masks): -e SPEC -m MODEL [-i DIR]",
+                "prune": "TAO-style threshold pruning of the backbone and FPN (heads kept): -m MODEL -o OUT [-pth 0.1]",
+                "export": "ONNX export (postprocessing in the graph, batch 1) with the contract: -m MODEL -o OUT.onnx",
+                "benchmark": "One table across formats (.pth, ONNX): mask AP, size, latency: -e SPEC -m M1 -m M2",
+                "generate_sample": "Write a small synthetic COCO instance dataset (shapes with masks): -o DIR",
+            },
+        ),
         AUGMENT,
         Task(
             name="spec",
@@ -101,14 +117,14 @@ DEPLOY_SUBCOMMANDS = {
     "benchmark": "One table across formats (ONNX, TensorRT): metric, size, latency b1/bN: -e SPEC -m M1 -m M2 ...",
 }
 DEPLOY_TASKS = {name: Task(name, f"{MODEL_TASKS[name].summary} Exported models, no PyTorch.", "deploy",
-                           DEPLOY_SUBCOMMANDS) for name in ("classification", "detectnet_v2", "retinanet", "unet")}
+                           DEPLOY_SUBCOMMANDS) for name in ("classification", "detectnet_v2", "retinanet", "unet", "mask_rcnn")}
 
 # `tao dataset <task>`: the data tools, run by the cv worker as `tao model <task>` runs them.
 DATASET_TASKS = {
     "augment": AUGMENT,
     **{name: Task(name, MODEL_TASKS[name].summary, "cv",
                   {sub: MODEL_TASKS[name].subcommands[sub] for sub in ("dataset_convert", "generate_sample")})
-       for name in ("detectnet_v2", "retinanet", "unet")},
+       for name in ("detectnet_v2", "retinanet", "unet", "mask_rcnn")},
 }
 
 GROUPS = {"model": MODEL_TASKS, "deploy": DEPLOY_TASKS, "dataset": DATASET_TASKS}

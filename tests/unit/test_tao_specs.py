@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from tao_inference.errors import UserError
 from tao_inference.spec import load_spec, tao
-from tao_inference.spec.schemas import ClassificationSpec, DetectNetV2Spec, RetinaNetSpec
+from tao_inference.spec.schemas import ClassificationSpec, DetectNetV2Spec, MaskRCNNSpec, RetinaNetSpec
 from tao_inference.spec.tao.prototext import parse_prototext
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "tao_specs"
@@ -157,10 +157,15 @@ def _spec_file(tmp_path, text, name="spec.txt"):
 def test_a_spec_of_a_network_not_implemented_yet_says_so(tmp_path):
     with pytest.raises(UserError, match=r"this is a TAO yolo_v4 spec; network yolo_v4 is not implemented yet"):
         load_spec(DetectNetV2Spec, FIXTURES / "yolo_v4_train.txt")
-    for name, text in (("ssd", "ssd_config { arch: 'resnet' }"), ("mask_rcnn", "maskrcnn_config { nlayers: 50 }"),
-                       ("faster_rcnn", "model_config { roi_mini_batch: 16 }")):
+    for name, text in (("ssd", "ssd_config { arch: 'resnet' }"), ("faster_rcnn", "model_config { roi_mini_batch: 16 }")):
         with pytest.raises(UserError, match=f"network {name} is not implemented yet"):
             load_spec(DetectNetV2Spec, _spec_file(tmp_path, text))
+
+
+def test_a_tao_mask_rcnn_spec_says_why_it_is_not_read_and_what_to_write_instead(tmp_path):
+    with pytest.raises(UserError, match=r"reading TAO mask_rcnn spec files is not implemented: .*TFRecords.*"
+                                        r"specs/mask_rcnn/sample.yaml"):
+        load_spec(MaskRCNNSpec, _spec_file(tmp_path, "maskrcnn_config { nlayers: 50 }"))
 
 
 def test_a_spec_of_another_network_names_the_command_to_run_it(tmp_path):

@@ -17,6 +17,10 @@ INFO = {
                            network={"fpn_channels": 16, "anchor_sizes": [16, 32, 64, 128, 256], "head_norm": "group"}),
     "unet": ModelInfo("unet", "mobilenet_v3_small", ("bg", "a", "b"), 64, 96, (0.5,) * 3, (0.5,) * 3,
                       network={"decoder_channels": [32, 16, 16, 8, 8]}),
+    "mask_rcnn": ModelInfo("mask_rcnn", "mobilenet_v3_small", ("a", "b"), 64, 96, (0.5,) * 3, (0.5,) * 3,
+                           network={"fpn_channels": 16, "anchor_sizes": [8, 16, 32, 64, 128], "aspect_ratios": [1.0],
+                                    "mrcnn_resolution": 14, "fast_rcnn_mlp_head_dim": 32, "freeze_bn": True,
+                                    "test_detections_per_image": 7, "settings": {"box_score_thresh": 0.0}}),
 }
 
 

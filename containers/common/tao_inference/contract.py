@@ -71,12 +71,13 @@ def sidecar_path(onnx_path):
     return Path(str(onnx_path) + ".json")
 
 
-def make_contract(info, data_type, outputs, decoder=None, postprocessing=""):
+def make_contract(info, data_type, outputs, decoder=None, postprocessing="", batch=None):
     """The ONNX contract: the model's info plus how to feed it and read its outputs (`decoder`: the parameters a
-    detector's decoder needs, e.g. its anchors, so that no framework is needed to decode)."""
+    detector's decoder needs, e.g. its anchors, so that no framework is needed to decode; `batch`: a fixed batch
+    size, else dynamic)."""
     h, w = info.input_height, info.input_width
     return {**info.to_dict(), "data_type": data_type,
-            "input": {"name": "input", "shape": ["batch", 3, h, w], "layout": "NCHW", "color": "RGB"},
+            "input": {"name": "input", "shape": [batch or "batch", 3, h, w], "layout": "NCHW", "color": "RGB"},
             "outputs": outputs,
             "preprocessing": f"resize to {w}x{h} (width x height, bilinear), scale pixels to [0, 1], subtract mean, "
                              "divide by std",

@@ -13,7 +13,7 @@ from pathlib import Path
 from .fileio import atomic_path, make_dirs, write_text
 
 # Gst-nvinfer's network-type and cluster-mode values (DeepStream's documented enums)
-NETWORK_TYPE = {"classification": 1, "detectnet_v2": 0, "unet": 2}  # others: 100 (raw tensors: output-tensor-meta)
+NETWORK_TYPE = {"classification": 1, "detectnet_v2": 0, "unet": 2, "mask_rcnn": 3}  # others: 100 (raw tensors)
 CLUSTER_MODE = {"dbscan": 1, "nms": 2}
 NETWORK_MODE = {"fp32": 0, "int8": 1, "fp16": 2}
 
@@ -59,6 +59,11 @@ def deepstream_config(info, contract, model_file, spec=None, data_type="fp32", c
         lines += ["classifier-threshold=0.0", "process-mode=1"]
     elif network_type == 2:
         lines += ["segmentation-threshold=0.0", "segmentation-output-order=1"]
+    elif network_type == 3:
+        lines += ["# instance masks: a parser of this model's outputs (boxes, scores, labels, masks: the contract) "
+                  "names its function and library here", "output-instance-mask=1",
+                  "parse-bbox-instance-mask-func-name=<your parser of the contract's outputs>",
+                  "custom-lib-path=<its library>", "cluster-mode=4"]
     elif network_type == 100:
         lines += ["# raw outputs: attach them as tensor meta and decode them as the model's contract says "
                   "(tao_inference's decoder, or a custom parser)", "output-tensor-meta=1"]

@@ -100,6 +100,65 @@ def coco_map(predictions, ground_truth, class_names):
     return {"mAP_50_95": float(evaluation.stats[0]), "mAP_50": float(evaluation.stats[1])}
 
 
+COCO_STATS = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
+
+
+def coco_instance_metrics(truth, predictions, class_names):
+    """COCO box and mask AP (pycocotools' 12 numbers each, per-class AP, and the mask precision-recall curve at
+    IoU 0.5 per class) of instance predictions, in original image pixels.
+
+    `truth`: per image {"width", "height", "objects": [{"class", "box" x1y1x2y2, "segmentation", "iscrowd"}]}
+    (data/coco_instances.py); `predictions`: per image [{"label" (class index), "score", "box", "rle"}]."""
+    from pycocotools import mask as coco_mask
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    from .data.coco_instances import to_rle
+
+    ids = {name: i + 1 for i, name in enumerate(class_names)}
+    images, annotations, boxes, masks = [], [], [], []
+    for image_id, (sample, found) in enumerate(zip(truth, predictions), start=1):
+        h, w = sample["height"], sample["width"]
+        images.append({"id": image_id, "width": w, "height": h})
+        for obj in sample["objects"]:
+            rle = to_rle(obj["segmentation"], h, w)
+            x1, y1, x2, y2 = obj["box"]
+            annotations.append({"id": len(annotations) + 1, "image_id": image_id, "category_id": ids[obj["class"]],
+                                "bbox": [x1, y1, x2 - x1, y2 - y1], "area": float(coco_mask.area(rle)),
+                                "segmentation": rle, "iscrowd": obj["iscrowd"]})
+        for det in found:
+            x1, y1, x2, y2 = (float(v) for v in det["box"])
+            common = {"image_id": image_id, "category_id": int(det["label"]) + 1, "score": float(det["score"])}
+            boxes.append({**common, "bbox": [x1, y1, x2 - x1, y2 - y1]})
+            masks.append({**common, "segmentation": {"size": det["rle"]["size"], "counts": det["rle"]["counts"]}})
+    result = {}
+    for kind, found in (("box", boxes), ("mask", masks)):
+        if not annotations or not found:
+            result[kind] = {**dict.fromkeys(COCO_STATS, 0.0), "per_class": dict.fromkeys(class_names), "pr": {}}
+            continue
+        with contextlib.redirect_stdout(io.StringIO()):
+            gt = COCO()
+            gt.dataset = {"images": images, "annotations": annotations,
+                          "categories": [{"id": i, "name": n} for n, i in ids.items()]}
+            gt.createIndex()
+            evaluation = COCOeval(gt, gt.loadRes(found), "bbox" if kind == "box" else "segm")
+            evaluation.evaluate()
+            evaluation.accumulate()
+            evaluation.summarize()
+        precision = evaluation.eval["precision"]  # [IoU, recall, class, area, max detections]
+        per_class, pr = {}, {}
+        for k, name in enumerate(class_names):
+            p = precision[:, :, k, 0, -1]
+            per_class[name] = float(p[p > -1].mean()) if (p > -1).any() else None
+            at_50 = precision[0, :, k, 0, -1]
+            if (at_50 > -1).any():
+                pr[name] = {"recall": evaluation.params.recThrs.tolist(), "precision": at_50.clip(0).tolist(),
+                            "AP": float(at_50[at_50 > -1].mean())}
+        result[kind] = {**{k: max(0.0, float(v)) for k, v in zip(COCO_STATS, evaluation.stats)},
+                        "per_class": per_class, "pr": pr}
+    return result
+
+
 def cross_entropy(logits, targets, label_smoothing=0.0):
     """Mean cross-entropy of logits [N, C] against class ids [N] (torch.nn.functional.cross_entropy's)."""
     logits = np.asarray(logits, np.float64)

@@ -25,8 +25,16 @@ class OnnxPredictor:
             self.session = ort.InferenceSession(str(path), providers=providers)
         except Exception as exc:
             raise UserError(f"ONNX Runtime cannot load {path}: {exc}") from None
-        self.input_name = self.session.get_inputs()[0].name
+        model_input = self.session.get_inputs()[0]
+        self.input_name = model_input.name
+        # A graph traced at a fixed batch (Mask R-CNN's per-image loops) runs a larger batch in chunks of it.
+        self.fixed_batch = model_input.shape[0] if isinstance(model_input.shape[0], int) else None
         self.device = "CUDA" if self.session.get_providers()[0] == "CUDAExecutionProvider" else "CPU"
 
     def __call__(self, batch):
-        return tuple(self.session.run(None, {self.input_name: np.ascontiguousarray(batch, dtype=np.float32)}))
+        batch = np.ascontiguousarray(batch, dtype=np.float32)
+        step = self.fixed_batch or len(batch)
+        if step >= len(batch):
+            return tuple(self.session.run(None, {self.input_name: batch}))
+        parts = [self.session.run(None, {self.input_name: batch[i:i + step]}) for i in range(0, len(batch), step)]
+        return tuple(np.concatenate(outputs) for outputs in zip(*parts))

@@ -33,6 +33,12 @@ def add_arguments(p):
     p.add_argument("overrides", nargs="*", help="spec overrides: section.key=value")
 
 
+def fixed_batch(onnx_path):
+    """The batch size the model's contract fixes, or None when its batch axis is dynamic."""
+    batch = read_contract(onnx_path)[1].get("input", {}).get("shape", ["batch"])[0]
+    return batch if isinstance(batch, int) else None
+
+
 def _first(*values):
     return next((v for v in values if v is not None), None)
 
@@ -62,6 +68,11 @@ def resolve(task, args):
                               strict=args.strict_type_constraints, cal_cache=Path(cache) if cache else None,
                               timing_cache=Path(timing) if timing else None)
     settings.check()
+    fixed = fixed_batch(onnx_path)
+    if fixed and {settings.min_batch, settings.opt_batch, settings.max_batch} != {fixed}:
+        raise UserError(f"-m {onnx_path} is exported at a fixed batch of {fixed} (its graph runs its postprocessing "
+                        f"per traced image): set --min_batch_size, --opt_batch_size and --max_batch_size to {fixed} "
+                        "(gen_trt_engine.tensorrt.*_batch_size); larger batches run image by image")
     engine = Path(_first(args.engine_file, section.trt_engine) or onnx_path.with_name(f"{onnx_path.stem}.{data_type}.engine"))
     batches = None
     if data_type == "int8" and not is_qdq(onnx_path) and not (settings.cal_cache and settings.cal_cache.is_file()):
@@ -113,8 +124,9 @@ def benchmark_engines(task, console, data_types=("fp32", "fp16", "int8")):
                              "status": f"✗ no {kind} ONNX among -m to build it from"})
                 continue
             engine = Path(results_dir) / "engines" / f"{source.stem}.{data_type}.engine"
-            settings = EngineSettings(data_type=data_type, min_batch=1, opt_batch=args.batch_size,
-                                      max_batch=args.batch_size, timing_cache=Path(results_dir) / "engines" / "timing.cache")
+            fixed = fixed_batch(source)
+            settings = EngineSettings(data_type=data_type, min_batch=fixed or 1, opt_batch=fixed or args.batch_size,
+                                      max_batch=fixed or args.batch_size, timing_cache=Path(results_dir) / "engines" / "timing.cache")
             try:
                 build_engine(source, engine, settings, log=console.print)
                 rows.append(str(engine))

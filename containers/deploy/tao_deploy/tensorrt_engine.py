@@ -107,15 +107,16 @@ def build_engine(onnx_path, engine_path, settings, calibration_batches=None, log
     if settings.strict:
         config.set_flag(getattr(trt.BuilderFlag, "OBEY_PRECISION_CONSTRAINTS", None)
                         or getattr(trt.BuilderFlag, "STRICT_TYPES"))
-    profile = builder.create_optimization_profile()
-    for index in range(network.num_inputs):
-        tensor = network.get_input(index)
-        sample = tuple(tensor.shape)[1:]
-        profile.set_shape(tensor.name, (settings.min_batch, *sample), (settings.opt_batch, *sample),
-                          (settings.max_batch, *sample))
-    config.add_optimization_profile(profile)
-    if calibrator is not None:
-        config.set_calibration_profile(profile)
+    dynamic = [t for t in (network.get_input(i) for i in range(network.num_inputs)) if tuple(t.shape)[0] == -1]
+    if dynamic:  # a graph exported at a fixed batch (Mask R-CNN's) has no dynamic axis and takes no profile
+        profile = builder.create_optimization_profile()
+        for tensor in dynamic:
+            sample = tuple(tensor.shape)[1:]
+            profile.set_shape(tensor.name, (settings.min_batch, *sample), (settings.opt_batch, *sample),
+                              (settings.max_batch, *sample))
+        config.add_optimization_profile(profile)
+        if calibrator is not None:
+            config.set_calibration_profile(profile)
     cache_bytes = settings.timing_cache.read_bytes() if settings.timing_cache and settings.timing_cache.is_file() else b""
     timing_cache = config.create_timing_cache(cache_bytes)
     config.set_timing_cache(timing_cache, ignore_mismatch=False)

@@ -414,6 +414,90 @@ class UNetSpec:
     gen_trt_engine: GenTrtEngineSpec = spec_field(GenTrtEngineSpec)
 
 
+# ---------------------------------------------------------------- instance segmentation (Mask R-CNN)
+
+@dataclass
+class CocoSourceSpec:
+    image_dir: str | None = spec_field(None, path=True, help="folder the annotation file's image file_names are in")
+    annotation_file: str | None = spec_field(None, path=True, help="COCO instance JSON: polygons or RLE masks")
+
+
+@dataclass
+class InstanceDatasetSpec:
+    train: list[CocoSourceSpec] = spec_field([], help="COCO sources; the classes are their categories (by name)")
+    val: list[CocoSourceSpec] = spec_field([])
+    test: list[CocoSourceSpec] = spec_field([])
+    image_width: int = spec_field(320, min=32, max=8192, help="network input; a multiple of 32 (TAO's image_size)")
+    image_height: int = spec_field(320, min=32, max=8192)
+    skip_crowd_during_training: bool = spec_field(True, help="TAO's key: crowd regions are not trained as instances")
+    max_num_instances: int = spec_field(200, min=1, help="TAO's key: instances kept per training image (largest)")
+    mean: list[float] | None = spec_field(None)
+    std: list[float] | None = spec_field(None)
+    num_workers: int = spec_field(2, min=0)
+    augmentation: DetectionAugmentationSpec = spec_field(DetectionAugmentationSpec)
+
+
+@dataclass
+class MaskRCNNModelSpec(StartingWeightsSpec):
+    backbone: str = spec_field("resnet18", help="any registered backbone: an FPN on its stride 4-32 feature maps")
+    fpn_channels: int = spec_field(128, min=8)
+    anchor_sizes: list[int] = spec_field([16, 32, 64, 128, 256], min=1, help="anchor size of P2..P6 (pixels)")
+    aspect_ratios: list[float] = spec_field([0.5, 1.0, 2.0], min=0.05, help="anchor height / width")
+    freeze_bn: bool = spec_field(True, help="TAO's key: the backbone's BatchNorm keeps its (pretrained) statistics")
+    mrcnn_resolution: int = spec_field(28, min=8, max=112, help="TAO's key: the mask head's output size (even)")
+    fast_rcnn_mlp_head_dim: int = spec_field(1024, min=16, help="TAO's key: the box head's fully connected width")
+    rpn_positive_overlap: float = spec_field(0.7, min=0.0, max=1.0)
+    rpn_negative_overlap: float = spec_field(0.3, min=0.0, max=1.0)
+    rpn_batch_size_per_im: int = spec_field(256, min=1)
+    rpn_fg_fraction: float = spec_field(0.5, min=0.0, max=1.0)
+    rpn_pre_nms_topn: int = spec_field(2000, min=1, help="training")
+    rpn_post_nms_topn: int = spec_field(1000, min=1, help="training")
+    rpn_nms_threshold: float = spec_field(0.7, min=0.0, max=1.0)
+    test_rpn_pre_nms_topn: int = spec_field(1000, min=1)
+    test_rpn_post_nms_topn: int = spec_field(300, min=1, help="proposals the box head scores per image")
+    num_sampled_rois: int = spec_field(512, min=1, help="training RoIs per image")
+    fg_fraction: float = spec_field(0.25, min=0.0, max=1.0)
+    fg_thresh: float = spec_field(0.5, min=0.0, max=1.0)
+    bg_thresh_hi: float = spec_field(0.5, min=0.0, max=1.0)
+    test_detections_per_image: int = spec_field(100, min=1, help="the exported outputs' K (padded)")
+    test_nms: float = spec_field(0.5, min=0.0, max=1.0)
+    test_score_threshold: float = spec_field(0.05, min=0.0, max=1.0, help="detections below it are dropped")
+    rpn_box_loss_weight: float = spec_field(1.0, min=0.0)
+    fast_rcnn_box_loss_weight: float = spec_field(1.0, min=0.0)
+    mrcnn_weight_loss_mask: float = spec_field(1.0, min=0.0)
+
+
+@dataclass
+class InstanceEvaluateSpec:
+    checkpoint: str | None = spec_field(None, path=True)
+    batch_size: int = spec_field(4, min=1)
+    split: str = spec_field("test", choices=("train", "val", "test"))
+    mask_threshold: float = spec_field(0.5, min=0.0, max=1.0, help="a mask pixel is the object's at or above it")
+
+
+@dataclass
+class InstanceInferenceSpec:
+    checkpoint: str | None = spec_field(None, path=True)
+    image_dir: str | None = spec_field(None, path=True)
+    batch_size: int = spec_field(4, min=1)
+    min_confidence: float = spec_field(0.5, min=0.0, max=1.0, help="instances drawn and written at or above this")
+    mask_threshold: float = spec_field(0.5, min=0.0, max=1.0)
+    overlay_alpha: float = spec_field(0.5, min=0.0, max=1.0, help="weight of the instance colours")
+
+
+@dataclass
+class MaskRCNNSpec:
+    results_dir: str = spec_field("results", path=True)
+    dataset: InstanceDatasetSpec = spec_field(InstanceDatasetSpec)
+    model: MaskRCNNModelSpec = spec_field(MaskRCNNModelSpec)
+    train: TrainSpec = spec_field(TrainSpec)
+    evaluate: InstanceEvaluateSpec = spec_field(InstanceEvaluateSpec)
+    inference: InstanceInferenceSpec = spec_field(InstanceInferenceSpec)
+    export: ExportSpec = spec_field(ExportSpec)
+    prune: PruneSpec = spec_field(PruneSpec)
+    gen_trt_engine: GenTrtEngineSpec = spec_field(GenTrtEngineSpec)
+
+
 # ---------------------------------------------------------------- offline augmentation (tao augment)
 
 @dataclass

@@ -1,11 +1,12 @@
 """The tasks whose models the inference core runs, by name: each one's spec schema and its kind — the module that
-reads its data, evaluates and writes inference results (`classification`, `detection` or `segmentation`)."""
+reads its data, evaluates and writes inference results (`classification`, `detection`, `segmentation` or
+`instance_segmentation`)."""
 
 from dataclasses import dataclass
 from types import ModuleType
 
-from ..spec.schemas import ClassificationSpec, DetectNetV2Spec, RetinaNetSpec, UNetSpec
-from . import classification, detection, segmentation
+from ..spec.schemas import ClassificationSpec, DetectNetV2Spec, MaskRCNNSpec, RetinaNetSpec, UNetSpec
+from . import classification, detection, instance_segmentation, segmentation
 
 
 @dataclass(frozen=True)
@@ -23,4 +24,6 @@ TASKS = {task.name: task for task in [
     InferenceTask("retinanet", "RetinaNet object detection (FPN on any registered backbone; KITTI labels, "
                                "VOC/COCO/YOLO converted).", RetinaNetSpec, detection),
     InferenceTask("unet", "UNet semantic segmentation (images with PNG label-id masks).", UNetSpec, segmentation),
+    InferenceTask("mask_rcnn", "Mask R-CNN instance segmentation (COCO instance JSON: polygons or RLE).", MaskRCNNSpec,
+                  instance_segmentation),
 ]}

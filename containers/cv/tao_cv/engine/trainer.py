@@ -84,8 +84,10 @@ def to_device(value, device):
     return value
 
 
-def train_one_epoch(model, loader, loss_fn, optimizer, scheduler, device, scaler, on_step=None, distillation=None):
-    """One pass over `loader`; returns mean loss, images seen and seconds spent."""
+def train_one_epoch(model, loader, loss_fn, optimizer, scheduler, device, scaler, on_step=None, distillation=None,
+                    forward_takes_targets=False):
+    """One pass over `loader`; returns mean loss, images seen and seconds spent. `forward_takes_targets`: the
+    model is called as model(images, targets) (a network that computes its losses inside, e.g. Mask R-CNN)."""
     model.train()
     total_loss = torch.zeros((), device=device)
     images = 0
@@ -93,7 +95,7 @@ def train_one_epoch(model, loader, loss_fn, optimizer, scheduler, device, scaler
     for step, (inputs, targets) in enumerate(loader):
         inputs, targets = to_device(inputs, device), to_device(targets, device)
         with torch.autocast(device.type, enabled=scaler.is_enabled()):
-            outputs = model(inputs)
+            outputs = model(inputs, targets) if forward_takes_targets else model(inputs)
             loss = loss_fn(outputs, targets)
             if distillation is not None:
                 loss = distillation.blend(loss, inputs, outputs)
@@ -131,11 +133,11 @@ def improves(metrics, best, monitor):
 
 
 def fit(model, *, train_loader, validate, loss_fn, spec, results_dir, info, monitor, status, heads=(),
-        distillation=None):
+        distillation=None, forward_takes_targets=False):
     """Train `model` per `spec` (a TrainSpec) into `results_dir`; returns the run summary. `info`: the ModelInfo its
     checkpoints carry; `status`: the run's StatusLogger (RUNNING records); `heads`: names of the modules that
     `train.freeze_backbone_epochs` keeps training while the rest is frozen; `distillation`: a teacher to learn
-    from as well."""
+    from as well; `forward_takes_targets`: see train_one_epoch."""
     results_dir = Path(results_dir)
     ckpt_dir, weights_dir = results_dir / "checkpoints", results_dir / "weights"
     device = pick_device(spec.device)
@@ -197,7 +199,7 @@ def fit(model, *, train_loader, validate, loss_fn, spec, results_dir, info, moni
                 progress.update(bar, advance=1, **shown)
 
             stats = train_one_epoch(net, train_loader, loss_fn, optimizer, scheduler, device, scaler, on_step,
-                                    distillation)
+                                    distillation, forward_takes_targets)
         if not math.isfinite(stats["train_loss"]):
             raise UserError(f"training diverged: the loss is {stats['train_loss']} in epoch {epoch + 1}; lower "
                             f"train.optimizer.lr (now {spec.optimizer.lr:g}), or check the labels and "

@@ -13,14 +13,14 @@ from tao_inference.fileio import atomic_path
 INPUT_NAME = "input"
 
 
-def export_onnx(model, output, contract, *, input_hw, output_names, opset=17, tolerance=1e-4):
+def export_onnx(model, output, contract, *, input_hw, output_names, opset=17, tolerance=1e-4, batch=None):
     """Write `model` to `output` as ONNX with `contract`; return the max |ORT - PyTorch| difference over all
-    outputs on a random batch (dynamic batch axis)."""
+    outputs on a random batch. The batch axis is dynamic unless `batch` fixes it."""
     import onnxruntime as ort
 
     model = model.cpu().eval()
-    example = torch.randn(2, 3, *input_hw, generator=torch.Generator().manual_seed(0))
-    axes = {name: {0: "batch"} for name in (INPUT_NAME, *output_names)}
+    example = torch.randn(batch or 2, 3, *input_hw, generator=torch.Generator().manual_seed(0))
+    axes = None if batch else {name: {0: "batch"} for name in (INPUT_NAME, *output_names)}
     with atomic_path(output) as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         # The TorchScript exporter: fast, exact for these convolutional graphs, and opset 17 as TAO's images use.

@@ -25,6 +25,11 @@ class TaskAdapter(ABC):
     monitor = ""  # the validation metric that picks best.pth
     # Spec keys this network does not use, with the value they must keep: any other value is refused, naming the key.
     unused_keys = {}
+    # The network's forward takes the targets while training and returns its losses (torchvision's two-stage
+    # detectors sample proposals against them): the trainer calls model(images, targets).
+    forward_takes_targets = False
+    # A fixed batch size of the exported graph (None: dynamic), for graphs traced with one loop pass per image.
+    export_batch = None
 
     @property
     def name(self):

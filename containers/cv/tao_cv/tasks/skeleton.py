@@ -117,7 +117,8 @@ def _train(adapter, spec, results_dir):
 
         return fit(model, train_loader=train_loader, validate=validate, loss_fn=adapter.loss(spec, info, model),
                    spec=spec.train, results_dir=results_dir, info=info, monitor=adapter.monitor, status=status,
-                   heads=adapter.trained_heads(model), distillation=teacher_of(adapter, spec, info, model))
+                   heads=adapter.trained_heads(model), distillation=teacher_of(adapter, spec, info, model),
+                   forward_takes_targets=adapter.forward_takes_targets)
 
 
 def teacher_of(adapter, spec, info, student):
@@ -195,7 +196,7 @@ def prune(adapter, args):
         }
         write_json(output.parent / "prune_report.json", report)
         status.kpi = {"params_ratio": after["params"] / before["params"], "macs_ratio": after["macs"] / before["macs"]}
-    _print_prune_report(args, info, report, output.parent / "prune_report.json", spec)
+    _print_prune_report(adapter, args, info, report, output.parent / "prune_report.json", spec)
     return report
 
 
@@ -208,11 +209,17 @@ def accumulate_gradients(adapter, spec, info, model, batches):
                                          generator=torch.Generator().manual_seed(spec.train.seed))
     loss_fn = adapter.loss(spec, info, model)
     model.eval()  # BatchNorm's running statistics, as the network will be used; no dropout
+    if adapter.forward_takes_targets:  # its losses come out of training mode only; BatchNorm still keeps its statistics
+        model.train()
+        for module in model.modules():
+            if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+                module.eval()
     model.zero_grad(set_to_none=True)
     for step, (images, targets) in enumerate(loader):
         if step == batches:
             break
-        loss_fn(model(images), targets).backward()
+        outputs = model(images, targets) if adapter.forward_takes_targets else model(images)
+        loss_fn(outputs, targets).backward()
 
 
 def _chosen_threshold(args, model, example, scored, hw):
@@ -274,7 +281,7 @@ def _sensitivity(adapter, args, spec, info, model, example, scored, folder):
     return {"baseline": baseline, "groups": len(rows), "worst_drop": rows[0]["drop"] if rows else 0.0}
 
 
-def _print_prune_report(args, info, report, report_path, spec):
+def _print_prune_report(adapter, args, info, report, report_path, spec):
     table = Table(title="pruned layers")
     for column in ("layer", "channels", "kept"):
         table.add_column(column)
@@ -290,8 +297,9 @@ def _print_prune_report(args, info, report, report_path, spec):
                   f"model.pretrained=null {epochs} — a fresh run at the training's learning rate for twice its epochs, "
                   "not a low-rate fine-tune: a pruned network re-learns (benchmarks/README.md: +3.6 pt over the same "
                   "number of epochs on small data)")
-    console.print(f"      to learn from the unpruned model too, add train.distillation.teacher={args.model} (on small "
-                  "data it gained nothing over the longer retrain there)")
+    if "train.distillation.teacher" not in adapter.unused_keys:
+        console.print(f"      to learn from the unpruned model too, add train.distillation.teacher={args.model} (on "
+                      "small data it gained nothing over the longer retrain there)")
     if args.criterion == "l2" and not args.sensitivity:
         console.print("      --criterion taylor -e SPEC usually keeps more accuracy at the same MACs than TAO's L2 "
                       "(benchmarks/README.md)")
@@ -352,11 +360,15 @@ def export(adapter, args):
         model = model_from_checkpoint(payload, adapter.rebuild).eval()
         info = payload["info"]
         names, outputs, postprocessing = adapter.contract_outputs(info)
-        decoder = adapter.decoder_params(model, info)
+        decoder, batch = adapter.decoder_params(model, info), adapter.export_batch
+
+        def contract_of(data_type):
+            return make_contract(info, data_type, outputs, decoder, postprocessing, batch=batch)
+
         options = dict(input_hw=(info.input_height, info.input_width), output_names=names, opset=spec.export.opset,
-                       tolerance=spec.export.check_tolerance)
+                       tolerance=spec.export.check_tolerance, batch=batch)
         if args.data_type == "fp32":
-            contract = make_contract(info, "fp32", outputs, decoder, postprocessing)
+            contract = contract_of("fp32")
             diff = export_onnx(model, output, contract, **options)
             console.print(f"ONNX (fp32, opset {spec.export.opset}) → {output}  (max |ORT - PyTorch| = {diff:.1e}); "
                           f"contract → {output}.json")
@@ -367,9 +379,9 @@ def export(adapter, args):
             batches = calibration_batches(kind, spec, info, cal_dir, args.batches or spec.export.cal_batches,
                                           args.batch_size or spec.export.cal_batch_size)
             fp32 = output.with_name(output.stem + "_fp32.onnx")
-            diff = export_onnx(model, fp32, make_contract(info, "fp32", outputs, decoder, postprocessing), **options)
+            diff = export_onnx(model, fp32, contract_of("fp32"), **options)
             agreement, measure, fp32_ends = quantize_checked(adapter, spec, info, fp32, output, batches, len(names))
-            contract = make_contract(info, "int8", outputs, decoder, postprocessing)
+            contract = contract_of("int8")
             attach_contract(output, contract)
             console.print(f"ONNX fp32 → {fp32} (max |ORT - PyTorch| = {diff:.1e}); INT8 Q/DQ → {output} "
                           f"({sum(len(b) for b in batches)} calibration images from {cal_dir or 'the training split'}); INT8: {agreement:.1%} "
