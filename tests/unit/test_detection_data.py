@@ -157,6 +157,10 @@ def test_dataset_entries_cannot_lead_outside_their_folder(tmp_path):
                                 "categories": [{"id": 1, "name": "x"}], "annotations": []}))
     with pytest.raises(UserError, match=r"coco.json: images\[0\].file_name: '/.*b.jpg' leads outside"):
         read_coco(coco, root)
+    # a file of the folder that links elsewhere (a dataset linked, not copied) is read
+    (root / "cat" / "linked.jpg").symlink_to(tmp_path / "secret" / "b.jpg")
+    listing.write_text("cat/a.jpg\ncat/linked.jpg\n")
+    assert [p.name for p, _ in read_split_list(root, listing, "dataset.train_list")] == ["a.jpg", "linked.jpg"]
 
 
 @pytest.mark.parametrize("content,message", [

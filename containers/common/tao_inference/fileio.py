@@ -63,15 +63,15 @@ def read_text(path, what):
 
 def path_inside(folder, relative, where):
     """`folder / relative`, refused when `relative` leads out of `folder` (an absolute path, `..`): a dataset's
-    entries name files of its own folder. `where`: the file and line or key to name."""
+    entries name files of its own folder. The check is on the name as written: a file there that is a symbolic
+    link to elsewhere (a dataset linked rather than copied) is the user's own choice. `where`: the file and line
+    or key to name."""
     if "\x00" in str(relative):
         raise UserError(f"{where}: {str(relative)!r} holds a NUL byte; no file is named so")
-    folder = Path(folder)
-    path = folder / relative
-    root = folder.resolve()
-    if not (path.resolve() == root or root in path.resolve().parents):
+    normal = os.path.normpath(str(relative))
+    if os.path.isabs(normal) or normal == ".." or normal.startswith(".." + os.sep):
         raise UserError(f"{where}: '{relative}' leads outside {folder}; name files inside it (relative, no '..')")
-    return path
+    return Path(folder) / relative
 
 
 def refuse_overwriting_inputs(outputs, inputs, flag):
