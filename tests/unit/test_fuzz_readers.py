@@ -118,6 +118,38 @@ def test_voc_coco_yolo(work, images, voc, coco, yolo):
         only_user_errors(lambda: read_yolo(labels, images, ["cell", "rbc"]))
 
 
+COCO_INSTANCES = json.dumps({
+    "images": [{"id": 1, "file_name": "a.jpg", "width": 64, "height": 48}], "categories": [{"id": 3, "name": "cell"}],
+    "annotations": [{"image_id": 1, "category_id": 3, "bbox": [1, 2, 20, 30], "segmentation": [[1, 2, 21, 2, 21, 32]]},
+                    {"image_id": 1, "category_id": 3, "bbox": [1, 2, 5, 5], "iscrowd": 1,
+                     "segmentation": {"size": [48, 64], "counts": [100, 20, 2952]}}]})
+
+
+@EXAMPLES
+@given(st.one_of(mutated(COCO_INSTANCES), st.one_of(
+    VALUES,
+    st.fixed_dictionaries({"size": st.just([48, 64]), "counts": st.one_of(
+        st.lists(st.integers(-10, 4000), max_size=5), st.text(max_size=12),
+        st.text(alphabet=[chr(c) for c in range(40, 120)], max_size=12))}),
+    st.lists(st.lists(st.floats(), min_size=6, max_size=8), min_size=1, max_size=2),
+).map(lambda seg: json.dumps({
+    **json.loads(COCO_INSTANCES), "annotations": [{"image_id": 1, "category_id": 3, "bbox": [1, 2, 3, 4],
+                                                   "segmentation": seg}]}).encode())))
+def test_coco_instances(work, images, text):
+    """Whatever the reader accepts, its masks decode: the reader, not pycocotools, rejects a bad segmentation."""
+    from tao_inference.data.coco_instances import decode_mask, read_coco_instances
+
+    path = work / "instances.json"
+    path.write_bytes(text)
+
+    def read_and_decode():
+        for sample in read_coco_instances(path, images, "dataset.train[0]")[1]:
+            for obj in sample["objects"]:
+                assert decode_mask(obj["segmentation"], sample["height"], sample["width"]).shape == (48, 64)
+
+    only_user_errors(read_and_decode)
+
+
 @EXAMPLES
 @given(mutated("cat/a.jpg\n# a comment\ncat/a.jpg\n"))
 def test_list_files(work, images, text):

@@ -25,18 +25,54 @@ class InstanceData:
     samples: dict  # split -> [sample]
 
 
+def rle_string_counts(text):
+    """The run lengths of a compressed RLE string (COCO's format: 6-bit characters from '0', 5 data bits and a
+    continuation bit each, runs after the second delta-coded), so that a damaged string is an error here and never
+    reaches pycocotools' C decoder, which reads it unchecked."""
+    counts, position = [], 0
+    while position < len(text):
+        value, shift, more = 0, 0, True
+        while more:
+            if position >= len(text):
+                raise ValueError("it ends inside a run length")
+            code = ord(text[position]) - 48
+            if not 0 <= code < 64:
+                raise ValueError(f"character {text[position]!r} is not of COCO's RLE alphabet")
+            value |= (code & 0x1F) << shift
+            more = code & 0x20
+            position, shift = position + 1, shift + 5
+            if not more and code & 0x10:
+                value |= -1 << shift
+        counts.append(value + counts[-2] if len(counts) > 2 else value)
+    return counts
+
+
 def _segmentation(seg, height, width, where):
-    """The annotation's mask as pycocotools takes it, checked: polygons [[x, y, ...], ...] or RLE {size, counts}."""
+    """The annotation's mask as pycocotools takes it, checked: polygons [[x, y, ...], ...] inside the image's
+    neighbourhood, or RLE {size, counts} whose runs cover the image exactly."""
     if isinstance(seg, list):
         if not seg or not all(isinstance(p, list) and len(p) >= 6 and len(p) % 2 == 0 and
-                              all(isinstance(v, (int, float)) for v in p) for p in seg):
+                              all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in p) for p in seg):
             raise UserError(f"{where}: segmentation polygons are lists of x, y numbers (at least 3 points each)")
+        values = np.asarray([v for p in seg for v in p], np.float64).reshape(-1, 2)
+        if not (np.isfinite(values).all() and (values >= -np.float64([width, height])).all() and
+                (values <= 2 * np.float64([width, height])).all()):
+            raise UserError(f"{where}: a polygon point is not a finite number near the image ({width}x{height})")
         return seg
     if isinstance(seg, dict) and "counts" in seg and "size" in seg:
         if list(seg["size"]) != [height, width]:
             raise UserError(f"{where}: RLE size {seg['size']} is not the image's [height, width] [{height}, {width}]")
-        if not isinstance(seg["counts"], (str, list)):
-            raise UserError(f"{where}: RLE counts must be a string (compressed) or a list of run lengths")
+        counts = seg["counts"]
+        try:
+            if isinstance(counts, str):
+                counts = rle_string_counts(counts)
+            elif not (isinstance(counts, list) and all(isinstance(c, int) and not isinstance(c, bool) for c in counts)):
+                raise ValueError("counts must be a string (compressed) or a list of whole run lengths")
+        except ValueError as exc:
+            raise UserError(f"{where}: RLE counts: {exc}") from None
+        if min(counts, default=0) < 0 or sum(counts) != height * width:
+            raise UserError(f"{where}: RLE runs must be non-negative and cover the image's {height} x {width} pixels "
+                            f"(they sum to {sum(counts)})")
         return seg
     raise UserError(f"{where}: needs a segmentation: polygons [[x1, y1, x2, y2, ...]] or RLE {{size, counts}}")
 
