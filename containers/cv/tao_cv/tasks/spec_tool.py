@@ -15,7 +15,7 @@ from tao_inference.spec.loader import REPORTED_TAO_SPECS, all_keys, parsed_overr
 from tao_inference.tasks import TASKS
 
 console = Console(soft_wrap=True)
-SPEC_TASKS = ("classification", "detectnet_v2", "retinanet", "unet")
+SPEC_TASKS = tuple(TASKS)  # every task with a spec schema
 
 
 def _translation(path, task, overrides):
