@@ -438,13 +438,13 @@ class InstanceDatasetSpec:
 
 
 @dataclass
-class MaskRCNNModelSpec(StartingWeightsSpec):
+class RCNNModelSpec(StartingWeightsSpec):
+    """Faster R-CNN's keys (TAO's maskrcnn_config names), which Mask R-CNN's extend."""
     backbone: str = spec_field("resnet18", help="any registered backbone: an FPN on its stride 4-32 feature maps")
     fpn_channels: int = spec_field(128, min=8)
     anchor_sizes: list[int] = spec_field([16, 32, 64, 128, 256], min=1, help="anchor size of P2..P6 (pixels)")
     aspect_ratios: list[float] = spec_field([0.5, 1.0, 2.0], min=0.05, help="anchor height / width")
     freeze_bn: bool = spec_field(True, help="TAO's key: the backbone's BatchNorm keeps its (pretrained) statistics")
-    mrcnn_resolution: int = spec_field(28, min=8, max=112, help="TAO's key: the mask head's output size (even)")
     fast_rcnn_mlp_head_dim: int = spec_field(1024, min=16, help="TAO's key: the box head's fully connected width")
     rpn_positive_overlap: float = spec_field(0.7, min=0.0, max=1.0)
     rpn_negative_overlap: float = spec_field(0.3, min=0.0, max=1.0)
@@ -464,6 +464,11 @@ class MaskRCNNModelSpec(StartingWeightsSpec):
     test_score_threshold: float = spec_field(0.05, min=0.0, max=1.0, help="detections below it are dropped")
     rpn_box_loss_weight: float = spec_field(1.0, min=0.0)
     fast_rcnn_box_loss_weight: float = spec_field(1.0, min=0.0)
+
+
+@dataclass
+class MaskRCNNModelSpec(RCNNModelSpec):
+    mrcnn_resolution: int = spec_field(28, min=8, max=112, help="TAO's key: the mask head's output size (even)")
     mrcnn_weight_loss_mask: float = spec_field(1.0, min=0.0)
 
 
@@ -496,6 +501,12 @@ class MaskRCNNSpec:
     export: ExportSpec = spec_field(ExportSpec)
     prune: PruneSpec = spec_field(PruneSpec)
     gen_trt_engine: GenTrtEngineSpec = spec_field(GenTrtEngineSpec)
+
+
+@dataclass
+class FasterRCNNSpec(DetectionSpec):
+    """Faster R-CNN: detection's data and evaluation, the R-CNN keys Mask R-CNN's extend."""
+    model: RCNNModelSpec = spec_field(RCNNModelSpec)
 
 
 # ---------------------------------------------------------------- offline augmentation (tao augment)

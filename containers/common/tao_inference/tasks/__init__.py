@@ -5,7 +5,8 @@ reads its data, evaluates and writes inference results (`classification`, `detec
 from dataclasses import dataclass
 from types import ModuleType
 
-from ..spec.schemas import ClassificationSpec, DetectNetV2Spec, MaskRCNNSpec, RetinaNetSpec, UNetSpec
+from ..spec.schemas import (ClassificationSpec, DetectNetV2Spec, FasterRCNNSpec, MaskRCNNSpec, RetinaNetSpec,
+                             UNetSpec)
 from . import classification, detection, instance_segmentation, segmentation
 
 
@@ -23,6 +24,8 @@ TASKS = {task.name: task for task in [
                   DetectNetV2Spec, detection),
     InferenceTask("retinanet", "RetinaNet object detection (FPN on any registered backbone; KITTI labels, "
                                "VOC/COCO/YOLO converted).", RetinaNetSpec, detection),
+    InferenceTask("faster_rcnn", "Faster R-CNN object detection (FPN on any registered backbone; KITTI labels, "
+                                 "VOC/COCO/YOLO converted).", FasterRCNNSpec, detection),
     InferenceTask("unet", "UNet semantic segmentation (images with PNG label-id masks).", UNetSpec, segmentation),
     InferenceTask("mask_rcnn", "Mask R-CNN instance segmentation (COCO instance JSON: polygons or RLE).", MaskRCNNSpec,
                   instance_segmentation),

@@ -15,7 +15,6 @@ from PIL import Image
 
 from ..data.coco_instances import encode_mask, split_samples
 from ..data.kitti import KittiObject
-from ..errors import UserError
 from ..fileio import write_json
 from ..metrics import coco_instance_metrics
 from ..outputs import save_annotated
@@ -161,12 +160,3 @@ def inference(predictor, spec, paths, results_dir, console):
     console.print(f"{total} instances on {len(paths)} images → {results_dir}/labels (JSON: boxes, scores, RLE masks), "
                   "images_annotated/")
     return {"images": len(paths), "instances": total}
-
-
-def calibration_paths(spec, cal_dir):
-    raise UserError("INT8 export of mask_rcnn is not supported yet; export FP32 (TensorRT builds FP16 from it with "
-                    "`tao deploy mask_rcnn gen_trt_engine --data_type fp16`)")
-
-
-def agreement(spec, info, fp32_outputs, int8_outputs):
-    raise UserError("INT8 export of mask_rcnn is not supported yet")

@@ -30,6 +30,7 @@ class TaskAdapter(ABC):
     forward_takes_targets = False
     # A fixed batch size of the exported graph (None: dynamic), for graphs traced with one loop pass per image.
     export_batch = None
+    int8_export = True  # `export --data_type int8` (calibration, Q/DQ, agreement) is supported
 
     @property
     def name(self):

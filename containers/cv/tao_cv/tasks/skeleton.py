@@ -351,6 +351,9 @@ def quantize_checked(adapter, spec, info, fp32, output, batches, num_outputs):
 
 
 def export(adapter, args):
+    if args.data_type == "int8" and not adapter.int8_export:
+        raise UserError(f"INT8 export of {adapter.name} is not supported yet; export FP32 (TensorRT builds FP16 from "
+                        f"it: `tao deploy {adapter.name} gen_trt_engine --data_type fp16`)")
     spec = load_spec(adapter.inference.spec_class, args.experiment_spec, args.overrides)
     output = Path(args.output)
     written = [output, sidecar_path(output)] + ([output.with_name(output.stem + "_fp32.onnx")] if args.data_type == "int8" else [])

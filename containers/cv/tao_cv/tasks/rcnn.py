@@ -1,0 +1,77 @@
+"""What the two-stage detectors' adapters share (tasks/faster_rcnn.py, tasks/mask_rcnn.py): torchvision's R-CNN on
+a registered backbone (models/rcnn.py) built from TAO's R-CNN keys, its losses computed inside the forward, the
+heads pruning keeps, and a graph exported at batch 1."""
+
+import torch
+
+from tao_inference.errors import UserError
+from ..models import build_classifier
+from ..models.rcnn import RCNNDetector, rcnn_loss
+
+
+def torchvision_settings(m):
+    """torchvision's FasterRCNN / MaskRCNN arguments from TAO's keys (the spec's `model` section)."""
+    return {"rpn_pre_nms_top_n_train": m.rpn_pre_nms_topn, "rpn_post_nms_top_n_train": m.rpn_post_nms_topn,
+            "rpn_pre_nms_top_n_test": m.test_rpn_pre_nms_topn, "rpn_post_nms_top_n_test": m.test_rpn_post_nms_topn,
+            "rpn_nms_thresh": m.rpn_nms_threshold, "rpn_fg_iou_thresh": m.rpn_positive_overlap,
+            "rpn_bg_iou_thresh": m.rpn_negative_overlap, "rpn_batch_size_per_image": m.rpn_batch_size_per_im,
+            "rpn_positive_fraction": m.rpn_fg_fraction, "box_score_thresh": m.test_score_threshold,
+            "box_nms_thresh": m.test_nms, "box_fg_iou_thresh": m.fg_thresh, "box_bg_iou_thresh": m.bg_thresh_hi,
+            "box_batch_size_per_image": m.num_sampled_rois, "box_positive_fraction": m.fg_fraction}
+
+
+class TwoStageAdapter:
+    """Mixed into a TaskAdapter: `masks` says Mask R-CNN."""
+    masks = False
+    unused_keys = {"train.label_smoothing": 0.0, "train.distillation.teacher": None}
+    forward_takes_targets = True  # torchvision samples proposals and RoIs against the targets inside the forward
+    export_batch = 1  # its graph loops over the images of the traced batch: exported at batch 1, run image by image
+    int8_export = False  # not yet: its agreement measure (detections matched between FP32 and INT8) is not built
+
+    def network_params(self, spec):
+        ds, m = spec.dataset, spec.model
+        if ds.image_width % 32 or ds.image_height % 32:
+            raise UserError(f"dataset.image_width/image_height {ds.image_width}x{ds.image_height}: the R-CNN's FPN "
+                            "needs multiples of 32 (e.g. 320x320)")
+        if len(m.anchor_sizes) != 5:
+            raise UserError(f"model.anchor_sizes: {m.anchor_sizes} — give five sizes, one per pyramid level P2..P6 "
+                            "(e.g. [16, 32, 64, 128, 256])")
+        return {"fpn_channels": m.fpn_channels, "anchor_sizes": list(m.anchor_sizes),
+                "aspect_ratios": list(m.aspect_ratios), "fast_rcnn_mlp_head_dim": m.fast_rcnn_mlp_head_dim,
+                "freeze_bn": m.freeze_bn, "test_detections_per_image": m.test_detections_per_image,
+                "settings": torchvision_settings(m)}
+
+    def build(self, info, spec):
+        classifier = build_classifier(info.backbone, 1, 0.0)
+        self.load_pretrained(classifier, spec)
+        return self._network(info, classifier)
+
+    def rebuild(self, info):
+        return self._network(info, None)
+
+    def _network(self, info, classifier):
+        n = info.network
+        return RCNNDetector(info.backbone, info.num_classes, info.input_height, info.input_width, classifier,
+                            masks=self.masks, fpn_channels=n["fpn_channels"], anchor_sizes=tuple(n["anchor_sizes"]),
+                            aspect_ratios=tuple(n["aspect_ratios"]), mrcnn_resolution=n.get("mrcnn_resolution", 28),
+                            fast_rcnn_mlp_head_dim=n["fast_rcnn_mlp_head_dim"], freeze_bn=n["freeze_bn"],
+                            detections_per_image=n["test_detections_per_image"], settings=n["settings"])
+
+    def loss(self, spec, info, model):
+        m = spec.model
+        return rcnn_loss({"loss_rpn_box_reg": m.rpn_box_loss_weight, "loss_box_reg": m.fast_rcnn_box_loss_weight,
+                          "loss_mask": getattr(m, "mrcnn_weight_loss_mask", 1.0)})
+
+    def kd_loss(self, spec, info):
+        raise UserError(f"train.distillation: {self.name} does not support distillation; remove "
+                        "train.distillation.teacher")
+
+    def heads(self, model):
+        """Never pruned: the RPN and RoI heads whole, and the FPN's output convolutions that feed them — pruning
+        works on the backbone and the FPN's lateral convolutions."""
+        net = model.net
+        return [m for part in (net.rpn, net.roi_heads, net.backbone.fpn.layer_blocks) for m in part.modules()
+                if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear, torch.nn.ConvTranspose2d))]
+
+    def trained_heads(self, model):
+        return ["net.rpn", "net.roi_heads", "net.backbone.fpn"]
