@@ -66,6 +66,13 @@ MODEL_TASKS = {
             subcommands=DETECTION_SUBCOMMANDS,
         ),
         Task(
+            name="ssd",
+            summary="Object detection, SSD (torchvision's default boxes, matcher, hard negatives) on a registered "
+                    "backbone, same data and flags.",
+            worker="cv",
+            subcommands=DETECTION_SUBCOMMANDS,
+        ),
+        Task(
             name="faster_rcnn",
             summary="Object detection, Faster R-CNN (torchvision) with an FPN on a registered backbone, same data and "
                     "flags.",
@@ -124,15 +131,15 @@ DEPLOY_SUBCOMMANDS = {
     "benchmark": "One table across formats (ONNX, TensorRT): metric, size, latency b1/bN: -e SPEC -m M1 -m M2 ...",
 }
 DEPLOY_TASKS = {name: Task(name, f"{MODEL_TASKS[name].summary} Exported models, no PyTorch.", "deploy",
-                           DEPLOY_SUBCOMMANDS) for name in ("classification", "detectnet_v2", "retinanet", "faster_rcnn", "unet",
-                                                   "mask_rcnn")}
+                           DEPLOY_SUBCOMMANDS) for name in ("classification", "detectnet_v2", "retinanet", "ssd", "faster_rcnn",
+                                                   "unet", "mask_rcnn")}
 
 # `tao dataset <task>`: the data tools, run by the cv worker as `tao model <task>` runs them.
 DATASET_TASKS = {
     "augment": AUGMENT,
     **{name: Task(name, MODEL_TASKS[name].summary, "cv",
                   {sub: MODEL_TASKS[name].subcommands[sub] for sub in ("dataset_convert", "generate_sample")})
-       for name in ("detectnet_v2", "retinanet", "faster_rcnn", "unet", "mask_rcnn")},
+       for name in ("detectnet_v2", "retinanet", "ssd", "faster_rcnn", "unet", "mask_rcnn")},
 }
 
 GROUPS = {"model": MODEL_TASKS, "deploy": DEPLOY_TASKS, "dataset": DATASET_TASKS}

@@ -214,3 +214,36 @@ def test_faster_rcnn_shares_the_workflow(detection_run, tmp_path):
     result = run_tao("faster_rcnn", "export", "-m", retrained, "-o", tmp_path / "q.onnx", "--data_type", "int8",
                      "-e", spec, check=False)
     assert result.returncode == 2 and "INT8 export of faster_rcnn is not supported yet" in result.stdout
+
+
+def test_ssd_shares_the_workflow(detection_run, tmp_path):
+    """SSD on the same index: train, prune (heads kept), export FP32 and INT8 (raw outputs, default boxes in the
+    contract), evaluated as ONNX in both workers as the checkpoint is."""
+    root, _ = detection_run
+    spec = tmp_path / "ssd.yaml"
+    spec.write_text((root / "spec.yaml").read_text().split("postprocessing:")[0].replace(
+        "model: {backbone: resnet18}", "model: {backbone: resnet18, extra_channels: 16, scales: [0.1, 0.25, 0.45, 0.65, "
+        "0.85]}") + "train: {num_epochs: 1, batch_size: 4, optimizer: {name: adamw, lr: 0.001}}\n"
+        + "evaluate: {split: test, batch_size: 4}\nexport: {cal_batches: 2, cal_batch_size: 4}\n")
+    index = root / "converted" / "index.json"
+    run_tao("ssd", "train", "-e", spec, "-r", tmp_path / "run", f"dataset.index={index}")
+    best = tmp_path / "run" / "weights" / "best.pth"
+    run_tao("ssd", "prune", "-m", best, "-o", tmp_path / "pruned.pth", "-pth", "1.0", "-nf", "8")
+    report = json.loads((tmp_path / "prune_report.json").read_text())
+    widths = {r["layer"]: r for r in report["layers"]}
+    assert report["params_after"] < 0.5 * report["params_before"]
+    assert all(r["after"] == r["before"] for n, r in widths.items() if n.startswith("net.head"))
+    run_tao("ssd", "export", "-m", best, "-o", tmp_path / "m.onnx")
+    contract = json.loads((tmp_path / "m.onnx.json").read_text())
+    assert len(contract["decoder"]["default_boxes"]) == 4 and contract["decoder"]["box_coder_weights"] == [10, 10, 5, 5]
+    out = run_tao("ssd", "export", "-m", best, "-o", tmp_path / "q.onnx", "--data_type", "int8",
+                  f"dataset.index={index}", "-e", spec).stdout
+    assert "confident-output IoU with FP32" in out
+    results = {}
+    for model, kind in ((best, "pytorch"), (tmp_path / "m.onnx", "onnx-fp32"), (tmp_path / "q.onnx", "onnx-int8")):
+        run_tao("ssd", "evaluate", "-e", spec, "-m", model, "-r", tmp_path / kind, f"dataset.index={index}")
+        results[kind] = json.loads((tmp_path / kind / "evaluation.json").read_text())
+    assert results["pytorch"]["mAP"] == pytest.approx(results["onnx-fp32"]["mAP"], abs=0.02)
+    run_tao("deploy", "ssd", "evaluate", "-e", spec, "-m", tmp_path / "q.onnx", "-r", tmp_path / "deploy",
+            f"dataset.index={index}")
+    assert json.loads((tmp_path / "deploy" / "evaluation.json").read_text())["mAP"] == results["onnx-int8"]["mAP"]

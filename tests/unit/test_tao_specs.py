@@ -157,11 +157,10 @@ def _spec_file(tmp_path, text, name="spec.txt"):
 def test_a_spec_of_a_network_not_implemented_yet_says_so(tmp_path):
     with pytest.raises(UserError, match=r"this is a TAO yolo_v4 spec; network yolo_v4 is not implemented yet"):
         load_spec(DetectNetV2Spec, FIXTURES / "yolo_v4_train.txt")
-    with pytest.raises(UserError, match="network ssd is not implemented yet"):
-        load_spec(DetectNetV2Spec, _spec_file(tmp_path, "ssd_config { arch: 'resnet' }"))
-    with pytest.raises(UserError, match="reading TAO faster_rcnn spec files is not implemented: not yet; write our "
-                                        r"spec \(specs/faster_rcnn/sample.yaml"):
-        load_spec(DetectNetV2Spec, _spec_file(tmp_path, "model_config { roi_mini_batch: 16 }"))
+    for name, text in (("ssd", "ssd_config { arch: 'resnet' }"), ("faster_rcnn", "model_config { roi_mini_batch: 16 }")):
+        with pytest.raises(UserError, match=f"reading TAO {name} spec files is not implemented: not yet; write our "
+                                            rf"spec \(specs/{name}/sample.yaml"):
+            load_spec(DetectNetV2Spec, _spec_file(tmp_path, text))
 
 
 def test_a_tao_mask_rcnn_spec_says_why_it_is_not_read_and_what_to_write_instead(tmp_path):

@@ -157,8 +157,9 @@ def anchors_from_levels(levels):
     return np.concatenate(result).astype(np.float32)
 
 
-def decode_boxes(deltas, anchors):
-    """torchvision's BoxCoder.decode_single with weights (1, 1, 1, 1): (dx, dy, dw, dh) against each anchor."""
+def decode_boxes(deltas, anchors, weights=(1.0, 1.0, 1.0, 1.0)):
+    """torchvision's BoxCoder.decode_single: (dx, dy, dw, dh) / weights against each anchor."""
+    deltas = np.asarray(deltas, np.float32) / np.float32(weights)
     widths, heights = anchors[:, 2] - anchors[:, 0], anchors[:, 3] - anchors[:, 1]
     ctr_x, ctr_y = anchors[:, 0] + 0.5 * widths, anchors[:, 1] + 0.5 * heights
     dw, dh = np.minimum(deltas[:, 2], BOX_CLIP), np.minimum(deltas[:, 3], BOX_CLIP)
@@ -185,3 +186,41 @@ def decode_retinanet(cls_logits, bbox_regression, anchors, height, width, score_
     boxes[:, 1::2] = boxes[:, 1::2].clip(0, height)
     chosen = batched_nms(boxes, scores, labels, nms_iou)[:max_detections]
     return boxes[chosen].astype(np.float32), scores[chosen].astype(np.float32), labels[chosen].astype(np.int64)
+
+
+def ssd_default_boxes(levels, height, width):
+    """SSD's default boxes [N, 4] (x1, y1, x2, y2, input pixels) from the contract's per-level grids and (w, h)
+    pairs — torchvision's DefaultBoxGenerator, in the order of the head outputs."""
+    result = []
+    for level in levels:
+        (gh, gw), wh = level["grid"], np.asarray(level["wh"], np.float32)
+        cy, cx = np.meshgrid((np.arange(gh, dtype=np.float32) + 0.5) / gh, (np.arange(gw, dtype=np.float32) + 0.5) / gw,
+                             indexing="ij")
+        centres = np.repeat(np.stack([cx.ravel(), cy.ravel()], 1), len(wh), axis=0)
+        sizes = np.tile(wh, (gh * gw, 1))
+        scale = np.float32([width, height])
+        result.append(np.concatenate([(centres - 0.5 * sizes) * scale, (centres + 0.5 * sizes) * scale], 1))
+    return np.concatenate(result).astype(np.float32)
+
+
+def decode_ssd(cls_logits, bbox_regression, anchors, weights, height, width, score_threshold=0.01, nms_iou=0.45,
+               top_k=400, max_detections=200):
+    """Per image: softmax over background + classes, per class the scores above the threshold (its top k), boxes
+    decoded against the default boxes and clipped, class-wise NMS — torchvision's SSD postprocessing."""
+    logits = np.asarray(cls_logits, np.float32)
+    probs = np.exp(logits - logits.max(1, keepdims=True))
+    probs /= probs.sum(1, keepdims=True)
+    boxes = decode_boxes(bbox_regression, anchors, weights)
+    boxes[:, 0::2] = boxes[:, 0::2].clip(0, width)
+    boxes[:, 1::2] = boxes[:, 1::2].clip(0, height)
+    kept_boxes, kept_scores, kept_labels = [], [], []
+    for label in range(1, probs.shape[1]):
+        scores = probs[:, label]
+        keep = np.nonzero(scores > score_threshold)[0]
+        keep = keep[np.argsort(-scores[keep], kind="stable")[:top_k]]
+        kept_boxes.append(boxes[keep])
+        kept_scores.append(scores[keep])
+        kept_labels.append(np.full(len(keep), label - 1, np.int64))
+    boxes, scores, labels = np.concatenate(kept_boxes), np.concatenate(kept_scores), np.concatenate(kept_labels)
+    chosen = batched_nms(boxes, scores, labels, nms_iou)[:max_detections]
+    return boxes[chosen].astype(np.float32), scores[chosen].astype(np.float32), labels[chosen]

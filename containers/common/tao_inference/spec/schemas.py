@@ -314,6 +314,35 @@ class RetinaNetPostprocessingSpec:
 
 
 @dataclass
+class SSDModelSpec(StartingWeightsSpec):
+    backbone: str = spec_field("resnet18", help="any registered backbone: its stride 8/16/32 maps + extra blocks")
+    scales: list[float] = spec_field([0.05, 0.1, 0.25, 0.4, 0.55, 0.7, 0.85], min=0.01, max=1.0,
+                                     help="TAO's key: default box size per level as a fraction of the input, one "
+                                          "more than the levels (the last closes the second ratio-1 box)")
+    aspect_ratios_global: list[float] = spec_field([1.0, 2.0, 0.5, 3.0, 1.0 / 3.0], min=0.05,
+                                                   help="TAO's key: every level's ratios, each with its reciprocal")
+    two_boxes_for_ar1: bool = spec_field(True, help="TAO's key: a second ratio-1 box of scale sqrt(s_k s_k+1)")
+    variances: list[float] = spec_field([0.1, 0.1, 0.2, 0.2], min=1e-4, help="TAO's key: box encoding scales")
+    clip_boxes: bool = spec_field(False, help="TAO's key: default boxes clipped to the image")
+    extra_channels: int = spec_field(128, min=8, help="channels of the extra levels' blocks")
+    neg_pos_ratio: float = spec_field(3.0, min=0.1, help="TAO's key: hard negatives per positive in the loss")
+
+
+@dataclass
+class SSDPostprocessingSpec:
+    confidence_threshold: float = spec_field(0.01, min=0.0, max=1.0, help="TAO's nms_config key")
+    clustering_iou_threshold: float = spec_field(0.45, min=0.0, max=1.0, help="TAO's nms_config key: NMS IoU")
+    top_k: int = spec_field(200, min=1, help="TAO's nms_config key: candidates per class before NMS")
+    max_detections: int = spec_field(200, min=1)
+
+
+@dataclass
+class SSDSpec(DetectionSpec):
+    model: SSDModelSpec = spec_field(SSDModelSpec)
+    postprocessing: SSDPostprocessingSpec = spec_field(SSDPostprocessingSpec)
+
+
+@dataclass
 class RetinaNetSpec(DetectionSpec):
     model: RetinaNetModelSpec = spec_field(RetinaNetModelSpec)
     postprocessing: RetinaNetPostprocessingSpec = spec_field(RetinaNetPostprocessingSpec)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from types import ModuleType
 
 from ..spec.schemas import (ClassificationSpec, DetectNetV2Spec, FasterRCNNSpec, MaskRCNNSpec, RetinaNetSpec,
-                             UNetSpec)
+                             SSDSpec, UNetSpec)
 from . import classification, detection, instance_segmentation, segmentation
 
 
@@ -24,6 +24,8 @@ TASKS = {task.name: task for task in [
                   DetectNetV2Spec, detection),
     InferenceTask("retinanet", "RetinaNet object detection (FPN on any registered backbone; KITTI labels, "
                                "VOC/COCO/YOLO converted).", RetinaNetSpec, detection),
+    InferenceTask("ssd", "SSD object detection (default boxes on a registered backbone's maps + extra levels; KITTI "
+                         "labels, VOC/COCO/YOLO converted).", SSDSpec, detection),
     InferenceTask("faster_rcnn", "Faster R-CNN object detection (FPN on any registered backbone; KITTI labels, "
                                  "VOC/COCO/YOLO converted).", FasterRCNNSpec, detection),
     InferenceTask("unet", "UNet semantic segmentation (images with PNG label-id masks).", UNetSpec, segmentation),

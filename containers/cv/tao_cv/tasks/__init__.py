@@ -1,10 +1,11 @@
 """Task adapters by name (each drives the shared subcommands of tasks/skeleton.py), `augment` (a data tool) and
 `spec` (show or convert a spec, ours or TAO's)."""
 
-from . import augment, classification, detectnet_v2, faster_rcnn, mask_rcnn, retinanet, skeleton, spec_tool, unet
+from . import (augment, classification, detectnet_v2, faster_rcnn, mask_rcnn, retinanet, skeleton, spec_tool, ssd,
+               unet)
 
 ADAPTERS = {adapter.name: adapter for adapter in (classification.ADAPTER, detectnet_v2.ADAPTER, retinanet.ADAPTER,
-                                                  faster_rcnn.ADAPTER, unet.ADAPTER, mask_rcnn.ADAPTER)}
+                                                  ssd.ADAPTER, faster_rcnn.ADAPTER, unet.ADAPTER, mask_rcnn.ADAPTER)}
 
 
 def build_parser(task, prog=None):

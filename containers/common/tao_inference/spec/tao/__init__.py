@@ -23,13 +23,13 @@ MAPPINGS = {
     ("unet", "protobuf text"): unet.tf1,
 }
 # TAO networks whose files are read but that have no network here yet (their issues add the mapping).
-NOT_IMPLEMENTED = ("ssd", "dssd", "yolo_v3", "yolo_v4", "yolo_v4_tiny")
+NOT_IMPLEMENTED = ("dssd", "yolo_v3", "yolo_v4", "yolo_v4_tiny")
 # Networks we train whose TAO spec files are not read (yet), and why
 UNREAD = {"mask_rcnn": "TAO's mask_rcnn trains from TFRecords (data_config.training_file_pattern), which name no COCO "
                        "file to read instead; write our spec with the COCO sources (specs/mask_rcnn/sample.yaml, "
                        "`tao spec show -e it` lists every key)",
-          "faster_rcnn": "not yet; write our spec (specs/faster_rcnn/sample.yaml, `tao spec show -e it --task "
-                         "faster_rcnn` lists every key)"}
+          **{network: f"not yet; write our spec (specs/{network}/sample.yaml, `tao spec show -e it --task {network}` "
+                      "lists every key)" for network in ("faster_rcnn", "ssd")}}
 # Top-level messages that say which TF1 network a file is for (checked in this order).
 _TF1_SIGNATURES = [
     ("retinanet_config", "retinanet"), ("ssd_config", "ssd"), ("dssd_config", "dssd"),
