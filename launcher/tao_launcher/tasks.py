@@ -65,6 +65,14 @@ MODEL_TASKS = {
             worker="cv",
             subcommands=DETECTION_SUBCOMMANDS,
         ),
+        *(Task(
+            name=name,
+            summary=f"Object detection, {title} (PAN/FPN neck and anchors on a registered backbone; CSPDarknet-tiny "
+                    "by default), same data and flags.",
+            worker="cv",
+            subcommands={**DETECTION_SUBCOMMANDS,
+                         "kmeans": "Anchor shapes from the training boxes (IoU k-means), as spec keys: -e SPEC [-n N]"},
+        ) for name, title in (("yolo_v4", "YOLOv4"), ("yolo_v4_tiny", "YOLOv4-tiny"))),
         Task(
             name="ssd",
             summary="Object detection, SSD (torchvision's default boxes, matcher, hard negatives) on a registered "
@@ -131,15 +139,16 @@ DEPLOY_SUBCOMMANDS = {
     "benchmark": "One table across formats (ONNX, TensorRT): metric, size, latency b1/bN: -e SPEC -m M1 -m M2 ...",
 }
 DEPLOY_TASKS = {name: Task(name, f"{MODEL_TASKS[name].summary} Exported models, no PyTorch.", "deploy",
-                           DEPLOY_SUBCOMMANDS) for name in ("classification", "detectnet_v2", "retinanet", "ssd", "faster_rcnn",
-                                                   "unet", "mask_rcnn")}
+                           DEPLOY_SUBCOMMANDS) for name in ("classification", "detectnet_v2", "retinanet", "yolo_v4",
+                                                   "yolo_v4_tiny", "ssd", "faster_rcnn", "unet", "mask_rcnn")}
 
 # `tao dataset <task>`: the data tools, run by the cv worker as `tao model <task>` runs them.
 DATASET_TASKS = {
     "augment": AUGMENT,
     **{name: Task(name, MODEL_TASKS[name].summary, "cv",
                   {sub: MODEL_TASKS[name].subcommands[sub] for sub in ("dataset_convert", "generate_sample")})
-       for name in ("detectnet_v2", "retinanet", "ssd", "faster_rcnn", "unet", "mask_rcnn")},
+       for name in ("detectnet_v2", "retinanet", "yolo_v4", "yolo_v4_tiny", "ssd", "faster_rcnn", "unet",
+                    "mask_rcnn")},
 }
 
 GROUPS = {"model": MODEL_TASKS, "deploy": DEPLOY_TASKS, "dataset": DATASET_TASKS}

@@ -247,3 +247,46 @@ def test_ssd_shares_the_workflow(detection_run, tmp_path):
     run_tao("deploy", "ssd", "evaluate", "-e", spec, "-m", tmp_path / "q.onnx", "-r", tmp_path / "deploy",
             f"dataset.index={index}")
     assert json.loads((tmp_path / "deploy" / "evaluation.json").read_text())["mAP"] == results["onnx-int8"]["mAP"]
+
+
+@pytest.mark.parametrize("task", ["yolo_v4", "yolo_v4_tiny"])
+def test_yolo_v4_shares_the_workflow(detection_run, tmp_path, task):
+    """YOLOv4 (and tiny) on the same index: kmeans anchors into the spec, train with mosaic, prune (output convs
+    kept), export FP32 and INT8 (raw outputs, priors in the contract), evaluated in both workers."""
+    root, _ = detection_run
+    index = root / "converted" / "index.json"
+    spec = tmp_path / "yolo.yaml"
+    spec.write_text((root / "spec.yaml").read_text().split("postprocessing:")[0].replace(
+        "model: {backbone: resnet18}", "model: {backbone: cspdarknet_tiny, neck_channels: 16}")
+        + "train: {num_epochs: 1, batch_size: 4, label_smoothing: 0.1, optimizer: {name: adamw, lr: 0.001}}\n"
+        + f"evaluate: {{split: test, batch_size: 4}}\nexport: {{cal_batches: 2, cal_batch_size: 4}}\n")
+    out = run_tao(task, "kmeans", "-e", spec, "-o", tmp_path / "anchors.yaml", f"dataset.index={index}").stdout
+    anchors = yaml.safe_load((tmp_path / "anchors.yaml").read_text())["model"]
+    levels = ["mid_anchor_shape", "big_anchor_shape"] if task == "yolo_v4_tiny" else [
+        "small_anchor_shape", "mid_anchor_shape", "big_anchor_shape"]
+    assert list(anchors) == levels and all(len(a) == 3 for a in anchors.values()) and "mean best IoU" in out
+    areas = [w * h for key in levels for w, h in anchors[key]]
+    assert areas == sorted(areas)  # the smallest shapes go to the finest level
+    overrides = [f"model.{key}={value}" for key, value in anchors.items()]
+    run_tao(task, "train", "-e", spec, "-r", tmp_path / "run", f"dataset.index={index}",
+            "dataset.augmentation.mosaic_prob=0.5", *overrides)
+    best = tmp_path / "run" / "weights" / "best.pth"
+    run_tao(task, "prune", "-m", best, "-o", tmp_path / "pruned.pth", "-pth", "1.0", "-nf", "8")
+    report = json.loads((tmp_path / "prune_report.json").read_text())
+    widths = {r["layer"]: r for r in report["layers"]}
+    assert report["params_after"] < 0.5 * report["params_before"]
+    assert all(widths[f"heads.{i}.1"]["after"] == 3 * (5 + 3) for i in range(len(levels)))  # anchors x (5 + classes)
+    run_tao(task, "export", "-m", best, "-o", tmp_path / "m.onnx")
+    contract = json.loads((tmp_path / "m.onnx.json").read_text())
+    assert [level["anchors"] for level in contract["decoder"]["prior_levels"]] == [anchors[k] for k in levels]
+    out = run_tao(task, "export", "-m", best, "-o", tmp_path / "q.onnx", "--data_type", "int8",
+                  f"dataset.index={index}", "-e", spec).stdout
+    assert "confident-output IoU with FP32" in out
+    results = {}
+    for model, kind in ((best, "pytorch"), (tmp_path / "m.onnx", "onnx-fp32"), (tmp_path / "q.onnx", "onnx-int8")):
+        run_tao(task, "evaluate", "-e", spec, "-m", model, "-r", tmp_path / kind, f"dataset.index={index}")
+        results[kind] = json.loads((tmp_path / kind / "evaluation.json").read_text())
+    assert results["pytorch"]["mAP"] == pytest.approx(results["onnx-fp32"]["mAP"], abs=0.02)
+    run_tao("deploy", task, "evaluate", "-e", spec, "-m", tmp_path / "q.onnx", "-r", tmp_path / "deploy",
+            f"dataset.index={index}")
+    assert json.loads((tmp_path / "deploy" / "evaluation.json").read_text())["mAP"] == results["onnx-int8"]["mAP"]

@@ -73,8 +73,8 @@ def test_spec_show_refuses_an_invalid_spec_without_starting_work(tmp_path):
                   "train_config.val_dataset_path=/tmp", "eval_config.eval_dataset_path=/tmp",
                   "eval_config.model_path=/tmp/m.pth", check=False)
     assert out.returncode == 0 and "num_epochs: 1" in out.stdout
-    out = run_tao("spec", "show", "-e", FIXTURES / "yolo_v4_train.txt", check=False)
-    assert out.returncode == 2 and "network yolo_v4 is not implemented yet" in out.stdout
+    out = run_tao("spec", "show", "-e", FIXTURES / "yolo_v3_train.txt", check=False)
+    assert out.returncode == 2 and "network yolo_v3 is not implemented yet" in out.stdout
     syntax = tmp_path / "syntax.txt"
     syntax.write_text("model_config {\n  arch: 'resnet'\n")
     out = run_tao("classification", "train", "-e", syntax, check=False)

@@ -66,11 +66,11 @@ def test_missing_spec_file_and_bad_yaml(tmp_path):
 def test_every_sample_spec_loads_with_its_task_schema():
     from conftest import ROOT
     from tao_inference.spec.schemas import (AugmentSpec, ClassificationSpec, DetectNetV2Spec, FasterRCNNSpec,
-                                            MaskRCNNSpec, RetinaNetSpec, SSDSpec, UNetSpec)
+                                            MaskRCNNSpec, RetinaNetSpec, SSDSpec, UNetSpec, YOLOv4Spec)
 
     schemas = {"classification": ClassificationSpec, "detectnet_v2": DetectNetV2Spec, "retinanet": RetinaNetSpec,
                "augment": AugmentSpec, "unet": UNetSpec, "mask_rcnn": MaskRCNNSpec,
-               "faster_rcnn": FasterRCNNSpec, "ssd": SSDSpec}
+               "faster_rcnn": FasterRCNNSpec, "ssd": SSDSpec, "yolo_v4": YOLOv4Spec, "yolo_v4_tiny": YOLOv4Spec}
     specs = sorted((ROOT / "specs").glob("*/*.yaml"))
     assert {p.parent.name for p in specs} == set(schemas)
     for path in specs:

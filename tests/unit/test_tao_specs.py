@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from tao_inference.errors import UserError
 from tao_inference.spec import load_spec, tao
-from tao_inference.spec.schemas import ClassificationSpec, DetectNetV2Spec, MaskRCNNSpec, RetinaNetSpec
+from tao_inference.spec.schemas import ClassificationSpec, DetectNetV2Spec, MaskRCNNSpec, RetinaNetSpec, YOLOv4Spec
 from tao_inference.spec.tao.prototext import parse_prototext
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "tao_specs"
@@ -155,8 +155,8 @@ def _spec_file(tmp_path, text, name="spec.txt"):
 
 
 def test_a_spec_of_a_network_not_implemented_yet_says_so(tmp_path):
-    with pytest.raises(UserError, match=r"this is a TAO yolo_v4 spec; network yolo_v4 is not implemented yet"):
-        load_spec(DetectNetV2Spec, FIXTURES / "yolo_v4_train.txt")
+    with pytest.raises(UserError, match=r"this is a TAO yolo_v3 spec; network yolo_v3 is not implemented yet"):
+        load_spec(DetectNetV2Spec, FIXTURES / "yolo_v3_train.txt")
     for name, text in (("ssd", "ssd_config { arch: 'resnet' }"), ("faster_rcnn", "model_config { roi_mini_batch: 16 }")):
         with pytest.raises(UserError, match=f"reading TAO {name} spec files is not implemented: not yet; write our "
                                             rf"spec \(specs/{name}/sample.yaml"):
@@ -275,6 +275,30 @@ def test_retinanet_spec_maps_to_ours(mounted):
     assert (spec.train.optimizer.name, spec.train.optimizer.lr, spec.train.optimizer.weight_decay) == ("sgd", 0.015, 2e-5)
 
 
+def test_yolo_v4_spec_maps_to_ours(mounted):
+    from tao_inference.spec.schemas import YOLOv4Spec
+
+    spec = load_spec(YOLOv4Spec, FIXTURES / "yolo_v4_train.txt")
+    m = spec.model
+    assert m.backbone == "resnet18" and m.big_anchor_shape == [[114.94, 60.67], [159.06, 114.59], [297.59, 176.38]]
+    assert m.small_anchor_shape[2] == [20.67, 49.63] and m.grid_xy_extend == [0.2, 0.1, 0.05]
+    assert (m.box_matching_iou, m.ignore_iou, spec.train.label_smoothing) == (0.25, 0.5, 0.1)
+    assert (spec.dataset.image_width, spec.dataset.image_height) == (1248, 384)
+    aug = spec.dataset.augmentation
+    assert (aug.hue, aug.saturation, aug.brightness, aug.scale_jitter, aug.mosaic_prob) == (0.1, 0.5, 0.5, 0.3, 0.5)
+    assert (spec.train.lr_scheduler.name, spec.train.optimizer.lr, spec.train.lr_scheduler.warmup_epochs) == \
+        ("cosine", 1e-4, 24)  # soft start 0.3 of 80 epochs
+    assert spec.train.lr_scheduler.min_lr_ratio == pytest.approx(1e-3) and spec.train.optimizer.weight_decay == 3e-5
+    assert (spec.postprocessing.confidence_threshold, spec.postprocessing.top_k) == (0.001, 200)
+    assert spec.dataset.train[0].label_dir == str(mounted / "data/training/label_2")  # tfrecords -> KITTI folders
+    assert spec.dataset.target_class_mapping == {"car": "car", "pedestrian": "pedestrian"}
+    bad = (FIXTURES / "yolo_v4_train.txt").read_text().replace("randomize_input_shape_period: 0",
+                                                                "randomize_input_shape_period: 10")
+    with pytest.raises(UserError, match=r"augmentation_config.randomize_input_shape_period — 10: multi-scale training "
+                                        r"is not implemented"):
+        load_spec(YOLOv4Spec, _spec_file(mounted, bad, "y.txt"))
+
+
 def test_dataset_convert_spec_kitti_config(mounted):
     spec = load_spec(DetectNetV2Spec, FIXTURES / "detectnet_v2_tfrecords_kitti.txt")
     assert spec.dataset.train[0].image_dir == str(mounted / "data/train/images")
@@ -326,7 +350,8 @@ def test_convert_then_read_equals_the_direct_reading(tmp_path):
     for name, schema, task in (("detectnet_v2_train.txt", DetectNetV2Spec, "detectnet_v2"),
                                ("classification_spec.cfg", ClassificationSpec, "classification"),
                                ("classification_pyt.yaml", ClassificationSpec, "classification"),
-                               ("retinanet_train.txt", RetinaNetSpec, "retinanet")):
+                               ("retinanet_train.txt", RetinaNetSpec, "retinanet"),
+                               ("yolo_v4_train.txt", YOLOv4Spec, "yolo_v4")):
         translation = tao.translate((FIXTURES / name).read_text(), str(FIXTURES / name), task)
         ours = tmp_path / f"{name}.yaml"
         ours.write_text(converted_yaml(translation))

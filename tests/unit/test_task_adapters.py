@@ -15,6 +15,10 @@ INFO = {
                               network={"encoding": {"coverage_scale": 0.6, "bbox_norm": 35.0}}),
     "retinanet": ModelInfo("retinanet", "mobilenet_v3_small", ("a", "b"), 64, 96, (0.5,) * 3, (0.5,) * 3,
                            network={"fpn_channels": 16, "anchor_sizes": [16, 32, 64, 128, 256], "head_norm": "group"}),
+    **{name: ModelInfo(name, "mobilenet_v3_small", ("a", "b"), 64, 96, (0.5,) * 3, (0.5,) * 3,
+                       network={"anchors": [[[10, 12], [20, 18]]] * levels, "neck_channels": 8,
+                                "grid_xy_extend": [0.1] * levels})
+       for name, levels in (("yolo_v4", 3), ("yolo_v4_tiny", 2))},
     "ssd": ModelInfo("ssd", "mobilenet_v3_small", ("a", "b"), 64, 96, (0.5,) * 3, (0.5,) * 3,
                      network={"scales": [0.1, 0.3, 0.5, 0.7, 0.9], "aspect_ratios": [2.0], "variances": [0.1, 0.1, 0.2, 0.2],
                               "clip_boxes": False, "extra_channels": 16, "positive_fraction": 0.25}),

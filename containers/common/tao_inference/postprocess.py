@@ -224,3 +224,44 @@ def decode_ssd(cls_logits, bbox_regression, anchors, weights, height, width, sco
     boxes, scores, labels = np.concatenate(kept_boxes), np.concatenate(kept_scores), np.concatenate(kept_labels)
     chosen = batched_nms(boxes, scores, labels, nms_iou)[:max_detections]
     return boxes[chosen].astype(np.float32), scores[chosen].astype(np.float32), labels[chosen]
+
+
+def yolo_priors(levels):
+    """[N, 7] per prior: cell (x, y), stride (x, y), anchor (w, h), grid extension, from the contract's per-level
+    grids, strides, anchors and grid_xy_extend — in the order of the outputs (level by level, cells row-major, then
+    the level's anchors)."""
+    rows = []
+    for level in levels:
+        (gh, gw), (sh, sw), anchors = level["grid"], level["stride"], np.asarray(level["anchors"], np.float32)
+        ys, xs = np.meshgrid(np.arange(gh, dtype=np.float32), np.arange(gw, dtype=np.float32), indexing="ij")
+        cells = np.repeat(np.stack([xs.ravel(), ys.ravel()], 1), len(anchors), axis=0)
+        strides = np.broadcast_to(np.float32([sw, sh]), cells.shape)
+        extend = np.full((len(cells), 1), level["grid_xy_extend"], np.float32)
+        rows.append(np.concatenate([cells, strides, np.tile(anchors, (gh * gw, 1)), extend], 1))
+    return np.concatenate(rows).astype(np.float32)
+
+
+def yolo_boxes(raw, priors):
+    """Boxes (x1, y1, x2, y2, input pixels) of raw predictions [N, >=4] at their priors [N, 7]: centre =
+    (sigmoid(t_xy) x (1 + e) - e / 2 + cell) x stride, size = anchor x exp(t_wh clipped to [-4, 4])."""
+    e = priors[:, 6:7]
+    centre = (1.0 / (1.0 + np.exp(-raw[:, :2])) * (1 + e) - e / 2 + priors[:, :2]) * priors[:, 2:4]
+    size = priors[:, 4:6] * np.exp(np.clip(raw[:, 2:4], -4.0, 4.0))
+    return np.concatenate([centre - size / 2, centre + size / 2], 1)
+
+
+def decode_yolo(predictions, priors, height, width, confidence_threshold=0.001, nms_iou=0.5,
+                top_k=200, max_detections=200):
+    """Per image: score = sigmoid(objectness) x sigmoid(class logit) per prior and class, those above the threshold
+    (the top k), boxes decoded at their priors (YOLOv4's grid-sensitive centres) and clipped, class-wise NMS."""
+    raw = np.asarray(predictions, np.float32)
+    sigmoid = lambda x: 1.0 / (1.0 + np.exp(-x))  # noqa: E731
+    scores = (sigmoid(raw[:, 4:5]) * sigmoid(raw[:, 5:])).ravel()
+    keep = np.nonzero(scores > confidence_threshold)[0]
+    keep = keep[np.argsort(-scores[keep], kind="stable")[:top_k]]
+    index, labels = keep // (raw.shape[1] - 5), keep % (raw.shape[1] - 5)
+    boxes = yolo_boxes(raw[index], priors[index])
+    boxes[:, 0::2] = boxes[:, 0::2].clip(0, width)
+    boxes[:, 1::2] = boxes[:, 1::2].clip(0, height)
+    chosen = batched_nms(boxes, scores[keep], labels, nms_iou)[:max_detections]
+    return boxes[chosen].astype(np.float32), scores[keep][chosen].astype(np.float32), labels[chosen].astype(np.int64)

@@ -3,9 +3,10 @@ parameters and the spec's postprocessing), its ONNX output description, and its 
 The training half (model, loss, heads) is the adapter in tao_cv/tasks/."""
 
 from ..errors import UserError
-from . import detectnet_v2, faster_rcnn, retinanet, ssd
+from . import detectnet_v2, faster_rcnn, retinanet, ssd, yolo_v4
 
-NETWORKS = {"detectnet_v2": detectnet_v2, "retinanet": retinanet, "faster_rcnn": faster_rcnn, "ssd": ssd}
+NETWORKS = {"detectnet_v2": detectnet_v2, "retinanet": retinanet, "faster_rcnn": faster_rcnn, "ssd": ssd,
+            "yolo_v4": yolo_v4, "yolo_v4_tiny": yolo_v4}
 
 
 def get(name):

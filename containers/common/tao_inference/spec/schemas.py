@@ -329,17 +329,63 @@ class SSDModelSpec(StartingWeightsSpec):
 
 
 @dataclass
-class SSDPostprocessingSpec:
+class NMSConfigSpec:
+    """TAO's nms_config (SSD, YOLOv4)."""
     confidence_threshold: float = spec_field(0.01, min=0.0, max=1.0, help="TAO's nms_config key")
     clustering_iou_threshold: float = spec_field(0.45, min=0.0, max=1.0, help="TAO's nms_config key: NMS IoU")
-    top_k: int = spec_field(200, min=1, help="TAO's nms_config key: candidates per class before NMS")
+    top_k: int = spec_field(200, min=1, help="TAO's nms_config key: candidates (SSD: per class) before NMS")
     max_detections: int = spec_field(200, min=1)
 
 
 @dataclass
 class SSDSpec(DetectionSpec):
     model: SSDModelSpec = spec_field(SSDModelSpec)
-    postprocessing: SSDPostprocessingSpec = spec_field(SSDPostprocessingSpec)
+    postprocessing: NMSConfigSpec = spec_field(NMSConfigSpec)
+
+
+@dataclass
+class YOLOv4ModelSpec(StartingWeightsSpec):
+    backbone: str = spec_field("cspdarknet_tiny", help="any registered backbone: its stride 8/16/32 maps (tiny: "
+                                                       "16/32) feed the neck")
+    small_anchor_shape: list[list[float]] = spec_field([[12, 16], [19, 36], [40, 28]], min=1.0,
+                                                       help="TAO's key: (w, h) input pixels at stride 8 (not tiny)")
+    mid_anchor_shape: list[list[float]] = spec_field([[36, 75], [76, 55], [72, 146]], min=1.0,
+                                                     help="TAO's key: at stride 16")
+    big_anchor_shape: list[list[float]] = spec_field([[142, 110], [192, 243], [459, 401]], min=1.0,
+                                                     help="TAO's key: at stride 32; `tao yolo_v4 kmeans` computes all")
+    neck_channels: int = spec_field(128, min=8, help="the stride-8 (tiny: 16) neck width; doubled per level")
+    grid_xy_extend: list[float] = spec_field([0.2, 0.1, 0.05], min=0.0, max=1.0,
+                                             help="TAO's small/mid/big_grid_xy_extend (strides 8, 16, 32; tiny: the "
+                                                  "last two): YOLOv4's grid sensitivity, the centre sigmoid x 1 + it")
+    box_matching_iou: float = spec_field(0.25, min=0.0, max=1.0, help="TAO's key: anchors over this shape IoU "
+                                                                      "also predict the box")
+    loss_loc_weight: float = spec_field(1.0, min=0.0, help="TAO's key: the CIoU term")
+    loss_neg_obj_weights: float = spec_field(1.0, min=0.0, help="TAO's key: objectness of the background")
+    loss_class_weights: float = spec_field(1.0, min=0.0, help="TAO's key")
+    ignore_iou: float = spec_field(0.5, min=0.0, max=1.0, help="a prior whose box overlaps a ground truth this "
+                                                                "much is no negative")
+
+
+@dataclass
+class YOLOAugmentationSpec(DetectionAugmentationSpec):
+    mosaic_prob: float = spec_field(0.5, min=0.0, max=1.0, help="TAO's key: chance a training image is a mosaic "
+                                                                "of four")
+    mosaic_min_ratio: float = spec_field(0.2, min=0.0, max=0.5, help="TAO's key: the mosaic's centre stays this "
+                                                                     "far from the edges (fraction)")
+
+
+@dataclass
+class YOLODatasetSpec(DetectionDatasetSpec):
+    image_width: int = spec_field(320, min=32, max=8192, help="a multiple of 32")
+    image_height: int = spec_field(320, min=32, max=8192)
+    augmentation: YOLOAugmentationSpec = spec_field(YOLOAugmentationSpec)
+
+
+@dataclass
+class YOLOv4Spec(DetectionSpec):
+    dataset: YOLODatasetSpec = spec_field(YOLODatasetSpec)
+    model: YOLOv4ModelSpec = spec_field(YOLOv4ModelSpec)
+    postprocessing: NMSConfigSpec = spec_field(NMSConfigSpec)
 
 
 @dataclass

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from types import ModuleType
 
 from ..spec.schemas import (ClassificationSpec, DetectNetV2Spec, FasterRCNNSpec, MaskRCNNSpec, RetinaNetSpec,
-                             SSDSpec, UNetSpec)
+                             SSDSpec, UNetSpec, YOLOv4Spec)
 from . import classification, detection, instance_segmentation, segmentation
 
 
@@ -24,6 +24,10 @@ TASKS = {task.name: task for task in [
                   DetectNetV2Spec, detection),
     InferenceTask("retinanet", "RetinaNet object detection (FPN on any registered backbone; KITTI labels, "
                                "VOC/COCO/YOLO converted).", RetinaNetSpec, detection),
+    InferenceTask("yolo_v4", "YOLOv4 object detection (PAN neck on a registered backbone; KITTI labels, "
+                             "VOC/COCO/YOLO converted).", YOLOv4Spec, detection),
+    InferenceTask("yolo_v4_tiny", "YOLOv4-tiny object detection (two scales, CSPDarknet-tiny or any registered "
+                                  "backbone).", YOLOv4Spec, detection),
     InferenceTask("ssd", "SSD object detection (default boxes on a registered backbone's maps + extra levels; KITTI "
                          "labels, VOC/COCO/YOLO converted).", SSDSpec, detection),
     InferenceTask("faster_rcnn", "Faster R-CNN object detection (FPN on any registered backbone; KITTI labels, "

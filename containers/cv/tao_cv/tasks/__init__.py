@@ -2,10 +2,11 @@
 `spec` (show or convert a spec, ours or TAO's)."""
 
 from . import (augment, classification, detectnet_v2, faster_rcnn, mask_rcnn, retinanet, skeleton, spec_tool, ssd,
-               unet)
+               unet, yolo_v4)
 
 ADAPTERS = {adapter.name: adapter for adapter in (classification.ADAPTER, detectnet_v2.ADAPTER, retinanet.ADAPTER,
-                                                  ssd.ADAPTER, faster_rcnn.ADAPTER, unet.ADAPTER, mask_rcnn.ADAPTER)}
+                                                  yolo_v4.YOLO_V4, yolo_v4.YOLO_V4_TINY, ssd.ADAPTER,
+                                                  faster_rcnn.ADAPTER, unet.ADAPTER, mask_rcnn.ADAPTER)}
 
 
 def build_parser(task, prog=None):

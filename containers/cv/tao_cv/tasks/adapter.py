@@ -108,6 +108,9 @@ class TaskAdapter(ABC):
 
     dataset_convert = None  # detection: `dataset_convert(args)` checks the data and writes the index
 
+    def add_extra_subcommands(self, subparsers):
+        """Subcommands only this network has (YOLOv4's `kmeans`), after the shared ones."""
+
 
 def parse_counts(text, flag, example):
     """TRAIN,VAL,TEST counts of a generate_sample flag."""

@@ -436,4 +436,5 @@ def build_parser(adapter, prog=None):
     p = sub.add_parser("generate_sample", help="write a small SYNTHETIC dataset for demos and tests")
     adapter.add_generate_arguments(p)
     p.set_defaults(run=adapter.generate)
+    adapter.add_extra_subcommands(sub)
     return parser

@@ -10,7 +10,7 @@ import re
 import yaml
 
 from ...errors import UserError
-from . import classification, detectnet_v2, retinanet, unet
+from . import classification, detectnet_v2, retinanet, unet, yolo_v4
 from .mapper import Mapper, Translation
 from .prototext import looks_like_prototext, parse_prototext
 
@@ -21,9 +21,11 @@ MAPPINGS = {
     ("detectnet_v2", "protobuf text"): detectnet_v2.tf1,
     ("retinanet", "protobuf text"): retinanet.tf1,
     ("unet", "protobuf text"): unet.tf1,
+    ("yolo_v4", "protobuf text"): yolo_v4.tf1,
+    ("yolo_v4_tiny", "protobuf text"): yolo_v4.tf1_tiny,
 }
 # TAO networks whose files are read but that have no network here yet (their issues add the mapping).
-NOT_IMPLEMENTED = ("dssd", "yolo_v3", "yolo_v4", "yolo_v4_tiny")
+NOT_IMPLEMENTED = ("dssd", "yolo_v3")
 # Networks we train whose TAO spec files are not read (yet), and why
 UNREAD = {"mask_rcnn": "TAO's mask_rcnn trains from TFRecords (data_config.training_file_pattern), which name no COCO "
                        "file to read instead; write our spec with the COCO sources (specs/mask_rcnn/sample.yaml, "
@@ -41,7 +43,7 @@ _TF1_SIGNATURES = [
 TF1_TOP_LEVEL = {name for name, _ in _TF1_SIGNATURES} | {
     "random_seed", "dataset_config", "augmentation_config", "model_config", "training_config", "evaluation_config",
     "nms_config", "kitti_config", "coco_config", "enc_key", "verbose", "data_config", "image_directory_path"}
-DETECTION_TASKS = ("detectnet_v2", "retinanet")
+DETECTION_TASKS = ("detectnet_v2", "retinanet", "yolo_v4", "yolo_v4_tiny")  # those whose specs we map
 TAO5_MARKERS = ("encryption_key",)  # gen_trt_engine is one of our sections too
 
 

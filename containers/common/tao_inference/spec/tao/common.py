@@ -95,6 +95,19 @@ def soft_start_annealing(view):
     view.map("annealing", "train.lr_scheduler.annealing_start", float)
 
 
+def soft_start_cosine(view, num_epochs):
+    """TAO's soft_start_cosine_annealing_schedule {max/min_learning_rate, soft_start}: a linear warm-up over the
+    soft_start fraction, then cosine down to the minimum — our cosine with warm-up epochs."""
+    if not view.node:
+        return
+    high = float(view.get("max_learning_rate", 0) or 0)
+    view.mapper.put("train.lr_scheduler.name", "cosine", view.key)
+    view.map("max_learning_rate", "train.optimizer.lr", float)
+    if view.has("min_learning_rate") and high > 0:
+        view.map("min_learning_rate", "train.lr_scheduler.min_lr_ratio", lambda v: min(1.0, float(v) / high))
+    view.map("soft_start", "train.lr_scheduler.warmup_epochs", lambda v: warmup_epochs(v, num_epochs))
+
+
 def warmup_epochs(fraction, num_epochs):
     """TAO gives warm-up as a fraction of the run; ours counts epochs (our default run: 10 epochs)."""
     return int(math.ceil(float(fraction) * (num_epochs or 10) - 1e-9))

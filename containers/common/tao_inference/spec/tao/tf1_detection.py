@@ -84,7 +84,8 @@ def kitti_config(mapper, view):
         view.ignore(name, "no TFRecords are written: dataset_convert checks the data and writes an index")
 
 
-def training_config(mapper, view, pretrained_key):
+def training_config(mapper, view, pretrained_key, schedules=()):
+    """`schedules`: the learning-rate schedules this network's TAO trainer has beyond soft_start_annealing."""
     view.map("batch_size_per_gpu", "train.batch_size", int)
     view.map("num_epochs", "train.num_epochs", int)
     view.map("checkpoint_interval", "train.checkpoint_interval", int)
@@ -92,8 +93,10 @@ def training_config(mapper, view, pretrained_key):
     common.pretrained(view, pretrained_key)
     schedule = view.sub("learning_rate")
     common.soft_start_annealing(schedule.sub("soft_start_annealing_schedule"))
+    if "soft_start_cosine_annealing_schedule" in schedules:
+        common.soft_start_cosine(schedule.sub("soft_start_cosine_annealing_schedule"), view.get("num_epochs"))
     for name in schedule.names():
-        if name != "soft_start_annealing_schedule":
+        if name not in ("soft_start_annealing_schedule", *schedules):
             schedule.unsupported(name, f"schedule {name!r}: ours maps soft_start_annealing_schedule")
     common.regularizer(view.sub("regularizer"))
     common.optimizer(view.sub("optimizer"))
