@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from tao_inference.errors import UserError
 from tao_inference.spec import load_spec, tao
-from tao_inference.spec.schemas import ClassificationSpec, DetectNetV2Spec, MaskRCNNSpec, RetinaNetSpec, YOLOv4Spec
+from tao_inference.spec.schemas import (ClassificationSpec, DetectNetV2Spec, MaskRCNNSpec, RetinaNetSpec, SSDSpec,
+                                        YOLOv4Spec)
 from tao_inference.spec.tao.prototext import parse_prototext
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "tao_specs"
@@ -157,10 +158,9 @@ def _spec_file(tmp_path, text, name="spec.txt"):
 def test_a_spec_of_a_network_not_implemented_yet_says_so(tmp_path):
     with pytest.raises(UserError, match=r"this is a TAO yolo_v3 spec; network yolo_v3 is not implemented yet"):
         load_spec(DetectNetV2Spec, FIXTURES / "yolo_v3_train.txt")
-    for name, text in (("ssd", "ssd_config { arch: 'resnet' }"), ("faster_rcnn", "model_config { roi_mini_batch: 16 }")):
-        with pytest.raises(UserError, match=f"reading TAO {name} spec files is not implemented: not yet; write our "
-                                            rf"spec \(specs/{name}/sample.yaml"):
-            load_spec(DetectNetV2Spec, _spec_file(tmp_path, text))
+    with pytest.raises(UserError, match="reading TAO faster_rcnn spec files is not implemented: not yet; write our "
+                                        r"spec \(specs/faster_rcnn/sample.yaml"):
+        load_spec(DetectNetV2Spec, _spec_file(tmp_path, "model_config { roi_mini_batch: 16 }"))
 
 
 def test_a_tao_mask_rcnn_spec_says_why_it_is_not_read_and_what_to_write_instead(tmp_path):
@@ -299,6 +299,21 @@ def test_yolo_v4_spec_maps_to_ours(mounted):
         load_spec(YOLOv4Spec, _spec_file(mounted, bad, "y.txt"))
 
 
+def test_ssd_spec_maps_to_ours(mounted):
+    from tao_inference.spec.schemas import SSDSpec
+
+    spec = load_spec(SSDSpec, FIXTURES / "ssd_train.txt")
+    m = spec.model
+    assert m.backbone == "resnet18" and m.scales == [0.05, 0.1, 0.25, 0.4, 0.55, 0.7, 0.85]
+    assert m.aspect_ratios_global == [1.0, 2.0, 0.5, 3.0, 0.333333] and m.variances == [0.1, 0.1, 0.2, 0.2]
+    assert (m.two_boxes_for_ar1, m.clip_boxes) == (True, False)
+    assert (spec.postprocessing.confidence_threshold, spec.postprocessing.clustering_iou_threshold) == (0.01, 0.6)
+    assert (spec.dataset.image_width, spec.train.lr_scheduler.name, spec.train.optimizer.lr) == (300, "soft_anneal", 0.02)
+    bad = (FIXTURES / "ssd_train.txt").read_text().replace("clip_boxes: false", "clip_boxes: false\n  steps: \"[8, 16]\"")
+    with pytest.raises(UserError, match=r"ssd_config.steps — .*default boxes are centred on their feature-map cells"):
+        load_spec(SSDSpec, _spec_file(mounted, bad, "s.txt"))
+
+
 def test_dataset_convert_spec_kitti_config(mounted):
     spec = load_spec(DetectNetV2Spec, FIXTURES / "detectnet_v2_tfrecords_kitti.txt")
     assert spec.dataset.train[0].image_dir == str(mounted / "data/train/images")
@@ -351,7 +366,7 @@ def test_convert_then_read_equals_the_direct_reading(tmp_path):
                                ("classification_spec.cfg", ClassificationSpec, "classification"),
                                ("classification_pyt.yaml", ClassificationSpec, "classification"),
                                ("retinanet_train.txt", RetinaNetSpec, "retinanet"),
-                               ("yolo_v4_train.txt", YOLOv4Spec, "yolo_v4")):
+                               ("yolo_v4_train.txt", YOLOv4Spec, "yolo_v4"), ("ssd_train.txt", SSDSpec, "ssd")):
         translation = tao.translate((FIXTURES / name).read_text(), str(FIXTURES / name), task)
         ours = tmp_path / f"{name}.yaml"
         ours.write_text(converted_yaml(translation))

@@ -1,45 +1,24 @@
 """TAO RetinaNet specs (protobuf text): retinanet_config, training_config, eval_config, nms_config,
 augmentation_config, dataset_config."""
 
-import ast
-
 from . import common, tf1_detection
 
 # torchvision's RetinaNet (ours): focal loss alpha 0.25, gamma 2; three aspect ratios 0.5, 1, 2 at every level.
 _RATIOS = {0.5, 1.0, 2.0}
 
 
-def _numbers(text):
-    """TAO writes lists as strings: "[1.0, 2.0, 0.5]"."""
-    try:
-        value = ast.literal_eval(str(text))
-        return [float(v) for v in (value if isinstance(value, (list, tuple)) else [value])]
-    except (ValueError, SyntaxError, TypeError):
-        return None
-
-
 def tf1(mapper):
     top = mapper.view()
     top.map("random_seed", "train.seed", int)
     augmentation = top.sub("augmentation_config")
-    tf1_detection.augmentation_size(mapper, augmentation, "output_width", "output_height", "output_channel")
-    augmentation.map("random_flip", "dataset.augmentation.horizontal_flip", float)
-    augmentation.map("hue", "dataset.augmentation.hue", lambda v: round(min(0.5, float(v) / 360), 4))
-    augmentation.map("saturation", "dataset.augmentation.saturation", lambda v: round(max(0.0, float(v) - 1), 4))
-    augmentation.map("contrast", "dataset.augmentation.contrast", lambda v: round(max(0.0, float(v) - 1), 4))
-    augmentation.map("brightness", "dataset.augmentation.brightness", lambda v: round(float(v) / 255, 4))
-    for name in ("random_crop_min_scale", "random_crop_max_scale", "random_crop_min_ar", "random_crop_max_ar",
-                 "zoom_out_min_scale", "zoom_out_max_scale"):
-        augmentation.ignore(name, "SSD-style random crops and zoom-out are not implemented; use "
-                                  "dataset.augmentation.scale_jitter / translate")
-    augmentation.ignore("image_mean", "images are normalized with the backbone's mean/std")
+    tf1_detection.ssd_style_augmentation(mapper, augmentation)
 
     config = top.sub("retinanet_config")
     common.backbone(config)
     config.map("feature_size", "model.fpn_channels", int)
     width = float(augmentation.get("output_width", 640) or 640)
     height = float(augmentation.get("output_height", 480) or 480)
-    scales = _numbers(config.get("scales")) if config.has("scales") else None
+    scales = tf1_detection.numbers(config.get("scales")) if config.has("scales") else None
     if scales:
         if len(scales) >= 5:
             config.map("scales", "model.anchor_sizes", lambda v: [max(1, round(s * min(width, height))) for s in scales[:5]])
@@ -47,7 +26,7 @@ def tf1(mapper):
                         f"({min(width, height):g} px)")
         else:
             config.unsupported("scales", "give at least 5 scales (P3..P7)")
-    ratios = _numbers(config.get("aspect_ratios_global")) if config.has("aspect_ratios_global") else None
+    ratios = tf1_detection.numbers(config.get("aspect_ratios_global")) if config.has("aspect_ratios_global") else None
     if ratios is not None:
         if set(ratios) <= _RATIOS:
             config.ignore("aspect_ratios_global", "our anchors have the ratios 0.5, 1 and 2 at every level")
@@ -69,16 +48,8 @@ def tf1(mapper):
     config.ignore("all_projections", "our backbones are torchvision's")
 
     tf1_detection.training_config(mapper, top.sub("training_config"), "pretrain_model_path")
-    evaluation = top.sub("eval_config")
-    evaluation.map("average_precision_mode", "evaluate.ap_mode", lambda v: str(v).lower())
-    evaluation.map("matching_iou_threshold", "evaluate.iou_threshold", float)
-    evaluation.map("batch_size", "evaluate.batch_size", int)
-    evaluation.ignore("validation_period_during_training", "we validate after every epoch")
-    nms = top.sub("nms_config")
-    nms.map("confidence_threshold", "postprocessing.score_threshold", float)
-    nms.map("clustering_iou_threshold", "postprocessing.nms_iou", float)
-    nms.map("top_k", "postprocessing.max_detections", int)
-    nms.ignore("infer_nms_score_bits", "TensorRT-plugin setting")
+    tf1_detection.detector_eval_nms(top, ("postprocessing.score_threshold", "postprocessing.nms_iou",
+                                          "postprocessing.max_detections"))
     tf1_detection.dataset_config(mapper, top.sub("dataset_config"))
     if top.has("kitti_config"):
         tf1_detection.kitti_config(mapper, top.sub("kitti_config"))

@@ -107,6 +107,50 @@ def training_config(mapper, view, pretrained_key, schedules=()):
     view.unsupported("resume_model_path", "resume continues from RESULTS_DIR/checkpoints/latest.pth (train.resume)")
 
 
+def numbers(text):
+    """TAO writes lists as strings: "[1.0, 2.0, 0.5, 3.0, 1.0/3.0]" (fractions included); None if it is not one."""
+    items = str(text).strip().strip("[]()").split(",")
+    try:
+        values = []
+        for item in (i.strip() for i in items if i.strip()):
+            top, _, bottom = item.partition("/")
+            values.append(float(top) / float(bottom) if bottom else float(top))
+        return values
+    except (ValueError, ZeroDivisionError):
+        return None
+
+
+def ssd_style_augmentation(mapper, view):
+    """RetinaNet's and SSD's augmentation_config: the output size, flips and colour (TAO's degrees and factors)."""
+    augmentation_size(mapper, view, "output_width", "output_height", "output_channel")
+    view.map("random_flip", "dataset.augmentation.horizontal_flip", float)
+    view.map("hue", "dataset.augmentation.hue", lambda v: round(min(0.5, float(v) / 360), 4))
+    view.map("saturation", "dataset.augmentation.saturation", lambda v: round(max(0.0, float(v) - 1), 4))
+    view.map("contrast", "dataset.augmentation.contrast", lambda v: round(max(0.0, float(v) - 1), 4))
+    view.map("brightness", "dataset.augmentation.brightness", lambda v: round(float(v) / 255, 4))
+    for name in ("random_crop_min_scale", "random_crop_max_scale", "random_crop_min_ar", "random_crop_max_ar",
+                 "zoom_out_min_scale", "zoom_out_max_scale"):
+        view.ignore(name, "SSD-style random crops and zoom-out are not implemented; use "
+                          "dataset.augmentation.scale_jitter / translate")
+    view.ignore("image_mean", "images are normalized with the backbone's mean/std")
+
+
+def detector_eval_nms(top, nms_keys):
+    """eval_config (AP mode, IoU, batch) and nms_config, whose three keys go to `nms_keys` (ours, in TAO's order:
+    confidence_threshold, clustering_iou_threshold, top_k)."""
+    evaluation = top.sub("eval_config")
+    evaluation.map("average_precision_mode", "evaluate.ap_mode", lambda v: str(v).lower())
+    evaluation.map("matching_iou_threshold", "evaluate.iou_threshold", float)
+    evaluation.map("batch_size", "evaluate.batch_size", int)
+    evaluation.ignore("validation_period_during_training", "we validate after every epoch")
+    nms = top.sub("nms_config")
+    for tao_key, ours, kind in zip(("confidence_threshold", "clustering_iou_threshold", "top_k"), nms_keys,
+                                   (float, float, int)):
+        nms.map(tao_key, ours, kind)
+    nms.ignore("force_on_cpu", "our NMS runs in numpy on the CPU")
+    nms.ignore("infer_nms_score_bits", "TensorRT-plugin setting")
+
+
 def augmentation_size(mapper, view, width_key, height_key, channel_key):
     view.map(width_key, "dataset.image_width", int)
     view.map(height_key, "dataset.image_height", int)

@@ -71,17 +71,8 @@ def _network(mapper, tiny):
 
     training = top.sub("training_config")
     tf1_detection.training_config(mapper, training, "pretrain_model_path", schedules=("soft_start_cosine_annealing_schedule",))
-    evaluation = top.sub("eval_config")
-    evaluation.map("average_precision_mode", "evaluate.ap_mode", lambda v: str(v).lower())
-    evaluation.map("matching_iou_threshold", "evaluate.iou_threshold", float)
-    evaluation.map("batch_size", "evaluate.batch_size", int)
-    evaluation.ignore("validation_period_during_training", "we validate after every epoch")
-    nms = top.sub("nms_config")
-    nms.map("confidence_threshold", "postprocessing.confidence_threshold", float)
-    nms.map("clustering_iou_threshold", "postprocessing.clustering_iou_threshold", float)
-    nms.map("top_k", "postprocessing.top_k", int)
-    nms.ignore("force_on_cpu", "our NMS runs in numpy on the CPU")
-    nms.ignore("infer_nms_score_bits", "TensorRT-plugin setting")
+    tf1_detection.detector_eval_nms(top, ("postprocessing.confidence_threshold",
+                                          "postprocessing.clustering_iou_threshold", "postprocessing.top_k"))
     tf1_detection.dataset_config(mapper, top.sub("dataset_config"))
     if top.has("kitti_config"):
         tf1_detection.kitti_config(mapper, top.sub("kitti_config"))
