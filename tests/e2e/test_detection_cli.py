@@ -276,7 +276,9 @@ def test_yolo_v4_shares_the_workflow(detection_run, tmp_path, task):
     widths = {r["layer"]: r for r in report["layers"]}
     assert report["params_after"] < 0.5 * report["params_before"]
     assert all(widths[f"heads.{i}.1"]["after"] == 3 * (5 + 3) for i in range(len(levels)))  # anchors x (5 + classes)
-    run_tao(task, "export", "-m", best, "-o", tmp_path / "m.onnx")
+    run_tao(task, "export", "-m", best, "-o", tmp_path / "m.onnx", "--gen_ds_config")
+    nvinfer = (tmp_path / "nvinfer_config.txt").read_text()  # raw outputs: tensor meta, decoded as the contract says
+    assert "network-type=100" in nvinfer and "output-blob-names=predictions" in nvinfer
     contract = json.loads((tmp_path / "m.onnx.json").read_text())
     assert [level["anchors"] for level in contract["decoder"]["prior_levels"]] == [anchors[k] for k in levels]
     out = run_tao(task, "export", "-m", best, "-o", tmp_path / "q.onnx", "--data_type", "int8",

@@ -11,7 +11,7 @@ from torchvision.models.detection.ssd import SSD, SSDHead
 from torchvision.ops import boxes as box_ops
 
 from .registry import build_classifier
-from .trunk import cut_trunk
+from .trunk import cut_trunk, tapped
 
 STRIDES = (8, 16, 32)  # taken from the backbone; the extra blocks continue at 64, 128, ...
 
@@ -39,11 +39,8 @@ class SSDFeatures(nn.Module):
         self.out_channels = channels
 
     def forward(self, x):
-        features = []
-        for index, layer in enumerate(self.trunk):
-            x = layer(x)
-            if index in self.taps:
-                features.append(x)
+        features = tapped(self.trunk, self.taps, x)
+        x = features[-1]  # the trunk ends at its last tap
         for block in self.extras:
             x = block(x)
             features.append(x)

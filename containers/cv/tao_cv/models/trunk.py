@@ -15,3 +15,13 @@ def cut_trunk(classifier, backbone, strides):
     end = declared.trunk.index(features[-1].module)
     kept = nn.Sequential(*(modules[name] for name in declared.trunk[:end + 1]))
     return kept, [(declared.trunk.index(f.module), f.channels) for f in features]
+
+
+def tapped(trunk, taps, x):
+    """The outputs of the trunk's layers at the tapped indices (`cut_trunk`'s), for the input `x`."""
+    features = []
+    for index, layer in enumerate(trunk):
+        x = layer(x)
+        if index in taps:
+            features.append(x)
+    return features

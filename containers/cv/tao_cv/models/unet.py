@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .registry import build_classifier
-from .trunk import cut_trunk
+from .trunk import cut_trunk, tapped
 
 STRIDES = (2, 4, 8, 16, 32)
 VANILLA = "vanilla_unet"
@@ -50,12 +50,7 @@ class TrunkEncoder(nn.Module):
         self.channels = [channels for _, channels in taps]
 
     def forward(self, x):
-        features = []
-        for index, layer in enumerate(self.trunk):
-            x = layer(x)
-            if index in self.taps:
-                features.append(x)
-        return features
+        return tapped(self.trunk, self.taps, x)
 
 
 class UNet(nn.Module):

@@ -14,7 +14,7 @@ from torchvision.ops import box_iou, complete_box_iou_loss
 
 from .cspdarknet import conv
 from .registry import build_classifier
-from .trunk import cut_trunk
+from .trunk import cut_trunk, tapped
 
 STRIDES = {"yolo_v4": (8, 16, 32), "yolo_v4_tiny": (16, 32)}
 MAX_LOG_SCALE = 4.0  # exp(t_wh) kept within e^+-4 x the anchor: an untrained head cannot blow a box up or to 0
@@ -58,12 +58,7 @@ class YOLOv4Detector(nn.Module):
 
     def levels(self, images):
         """The neck's output map per level (smallest stride first)."""
-        features, x = [], images
-        for index, layer in enumerate(self.trunk):
-            x = layer(x)
-            if index in self.taps:
-                features.append(x)
-        maps = [lateral(f) for lateral, f in zip(self.lateral, features)]
+        maps = [lateral(f) for lateral, f in zip(self.lateral, tapped(self.trunk, self.taps, images))]
         for i in range(len(maps) - 2, -1, -1):
             above = F.interpolate(self.reduce[i](maps[i + 1]), size=maps[i].shape[-2:], mode="nearest")
             maps[i] = self.top_down[i](torch.cat([maps[i], above], 1))

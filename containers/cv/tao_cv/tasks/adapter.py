@@ -7,6 +7,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 from tao_inference.errors import UserError
+from ..models import build_classifier
 from ..models.pretrained import load_pretrained
 
 
@@ -48,13 +49,19 @@ class TaskAdapter(ABC):
     def model_info(self, spec, class_names):
         """The ModelInfo of a new network for this spec and these classes."""
 
-    @abstractmethod
     def build(self, info, spec):
-        """A new network for `info`, with the spec's pretrained weights (`model.pretrained`) where it has them."""
+        """A new network for `info`, with the spec's pretrained weights (`model.pretrained`) where it has them: by
+        default `network` cut from a registry classifier that holds them."""
+        return self.network(info, self.pretrained_classifier(spec))
 
-    @abstractmethod
     def rebuild(self, info):
         """The network of a checkpoint with this info (its weights are loaded afterwards)."""
+        return self.network(info, None)
+
+    def network(self, info, classifier):
+        """The network of `info` cut from `classifier`'s layers (None: a fresh registry classifier of its backbone);
+        an adapter that builds its networks otherwise overrides build and rebuild instead."""
+        raise NotImplementedError(f"{type(self).__name__} overrides build and rebuild")
 
     @abstractmethod
     def loss(self, spec, info, model):
@@ -75,6 +82,12 @@ class TaskAdapter(ABC):
     @abstractmethod
     def contract_outputs(self, info):
         """(output names, the contract's output descriptions, its postprocessing text) of the exported model."""
+
+    def pretrained_classifier(self, spec):
+        """A registry classifier with the spec's pretrained weights: a detector's or decoder's backbone is cut from it."""
+        classifier = build_classifier(spec.model.backbone, 1, 0.0)
+        self.load_pretrained(classifier, spec)
+        return classifier
 
     def load_pretrained(self, model, spec):
         """The spec's `model.pretrained` weights into `model` (a registry classifier), where it names any."""

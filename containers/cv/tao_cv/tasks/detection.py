@@ -19,7 +19,7 @@ from tao_inference.status import run_status
 from tao_inference.tasks.detection import load_index
 from ..data.detection import DetectionDataset, collate, detection_transform
 from ..data.sample import generate_detection_sample
-from ..models import build_classifier, get_backbone
+from ..models import get_backbone
 from .adapter import TaskAdapter, TrainingData, normalization, parse_counts
 
 console = Console(soft_wrap=True)
@@ -53,12 +53,6 @@ class DetectionAdapter(TaskAdapter):
         return ModelInfo(task=self.name, backbone=spec.model.backbone, class_names=tuple(class_names),
                          input_height=ds.image_height, input_width=ds.image_width, mean=mean, std=std,
                          network=self.network_params(spec))
-
-    def pretrained_classifier(self, spec):
-        """A registry classifier with the spec's pretrained weights: the detector's backbone is cut from it."""
-        classifier = build_classifier(spec.model.backbone, 1, 0.0)
-        self.load_pretrained(classifier, spec)
-        return classifier
 
     def dataset_convert(self, args):
         spec = load_spec(self.inference.spec_class, args.dataset_spec, args.overrides)

@@ -16,11 +16,8 @@ class DetectNetV2Adapter(DetectionAdapter):
         return {"encoding": dataclasses.asdict(TargetEncoding(spec.model.coverage_scale, spec.model.bbox_norm,
                                                               spec.model.coverage_shape))}
 
-    def build(self, info, spec):
-        return DetectNetV2(info.backbone, info.num_classes, self.pretrained_classifier(spec))
-
-    def rebuild(self, info):
-        return DetectNetV2(info.backbone, info.num_classes)
+    def network(self, info, classifier):
+        return DetectNetV2(info.backbone, info.num_classes, classifier)
 
     def loss(self, spec, info, model):
         # A model trained before coverage_shape existed had uniform targets: its retrain keeps them.

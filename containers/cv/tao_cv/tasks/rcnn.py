@@ -5,7 +5,6 @@ heads pruning keeps, and a graph exported at batch 1."""
 import torch
 
 from tao_inference.errors import UserError
-from ..models import build_classifier
 from ..models.rcnn import RCNNDetector, rcnn_loss
 
 
@@ -41,15 +40,7 @@ class TwoStageAdapter:
                 "freeze_bn": m.freeze_bn, "test_detections_per_image": m.test_detections_per_image,
                 "settings": torchvision_settings(m)}
 
-    def build(self, info, spec):
-        classifier = build_classifier(info.backbone, 1, 0.0)
-        self.load_pretrained(classifier, spec)
-        return self._network(info, classifier)
-
-    def rebuild(self, info):
-        return self._network(info, None)
-
-    def _network(self, info, classifier):
+    def network(self, info, classifier):
         n = info.network
         return RCNNDetector(info.backbone, info.num_classes, info.input_height, info.input_width, classifier,
                             masks=self.masks, fpn_channels=n["fpn_channels"], anchor_sizes=tuple(n["anchor_sizes"]),

@@ -21,13 +21,7 @@ class RetinaNetAdapter(DetectionAdapter):
         return {"fpn_channels": spec.model.fpn_channels, "anchor_sizes": list(spec.model.anchor_sizes),
                 "head_norm": spec.model.head_norm}
 
-    def build(self, info, spec):
-        return self._network(info, self.pretrained_classifier(spec))
-
-    def rebuild(self, info):
-        return self._network(info, None)
-
-    def _network(self, info, classifier):
+    def network(self, info, classifier):
         n = info.network
         return RetinaNetDetector(info.backbone, info.num_classes, info.input_height, info.input_width, classifier,
                                  n["fpn_channels"], tuple(n["anchor_sizes"]), n["head_norm"])

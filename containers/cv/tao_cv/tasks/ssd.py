@@ -40,13 +40,7 @@ class SSDAdapter(DetectionAdapter):
                 "variances": list(m.variances), "clip_boxes": m.clip_boxes, "extra_channels": m.extra_channels,
                 "positive_fraction": 1.0 / (1.0 + m.neg_pos_ratio)}
 
-    def build(self, info, spec):
-        return self._network(info, self.pretrained_classifier(spec))
-
-    def rebuild(self, info):
-        return self._network(info, None)
-
-    def _network(self, info, classifier):
+    def network(self, info, classifier):
         n = info.network
         return SSDDetector(info.backbone, info.num_classes, info.input_height, info.input_width, classifier,
                            scales=tuple(n["scales"]), aspect_ratios=tuple(n["aspect_ratios"]),

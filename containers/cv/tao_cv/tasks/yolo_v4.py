@@ -62,13 +62,7 @@ class YOLOv4Adapter(DetectionAdapter):
         return DetectionDataset(samples, info.class_names, transform, aug.mosaic_prob,
                                 (info.input_width, info.input_height), aug.mosaic_min_ratio), collate
 
-    def build(self, info, spec):
-        return self._network(info, self.pretrained_classifier(spec))
-
-    def rebuild(self, info):
-        return self._network(info, None)
-
-    def _network(self, info, classifier):
+    def network(self, info, classifier):
         n = info.network
         return YOLOv4Detector(info.backbone, info.num_classes, info.input_height, info.input_width, classifier,
                               anchors=n["anchors"], tiny=self.tiny, neck_channels=n["neck_channels"],
