@@ -29,6 +29,10 @@ def test_lr_schedules():
     assert lr_factor(0, 100, 10, soft) == pytest.approx(0.01)
     assert lr_factor(40, 100, 10, soft) == 1.0
     assert lr_factor(99, 100, 10, soft) < 0.02
+    multistep = SchedulerSpec(name="multistep", warmup_epochs=1, milestones=[0.5, 0.8], gamma=0.1)
+    assert lr_factor(0, 100, 10, multistep) == pytest.approx(0.1)  # warm-up first
+    assert lr_factor(49, 100, 10, multistep) == 1.0 and lr_factor(50, 100, 10, multistep) == pytest.approx(0.1)
+    assert lr_factor(85, 100, 10, multistep) == pytest.approx(0.01)
 
 
 def test_freeze_backbone_trains_only_the_head():

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from tao_inference.errors import UserError
 from tao_inference.spec import load_spec, tao
-from tao_inference.spec.schemas import (ClassificationSpec, DetectNetV2Spec, MaskRCNNSpec, RetinaNetSpec, SSDSpec,
-                                        YOLOv4Spec)
+from tao_inference.spec.schemas import (ClassificationSpec, DetectNetV2Spec, FasterRCNNSpec, MaskRCNNSpec,
+                                        RetinaNetSpec, SSDSpec, YOLOv4Spec)
 from tao_inference.spec.tao.prototext import parse_prototext
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "tao_specs"
@@ -158,9 +158,6 @@ def _spec_file(tmp_path, text, name="spec.txt"):
 def test_a_spec_of_a_network_not_implemented_yet_says_so(tmp_path):
     with pytest.raises(UserError, match=r"this is a TAO yolo_v3 spec; network yolo_v3 is not implemented yet"):
         load_spec(DetectNetV2Spec, FIXTURES / "yolo_v3_train.txt")
-    with pytest.raises(UserError, match="reading TAO faster_rcnn spec files is not implemented: not yet; write our "
-                                        r"spec \(specs/faster_rcnn/sample.yaml"):
-        load_spec(DetectNetV2Spec, _spec_file(tmp_path, "model_config { roi_mini_batch: 16 }"))
 
 
 def test_a_tao_mask_rcnn_spec_says_why_it_is_not_read_and_what_to_write_instead(tmp_path):
@@ -314,6 +311,29 @@ def test_ssd_spec_maps_to_ours(mounted):
         load_spec(SSDSpec, _spec_file(mounted, bad, "s.txt"))
 
 
+def test_faster_rcnn_spec_maps_to_ours(mounted):
+    from tao_inference.spec.schemas import FasterRCNNSpec
+
+    spec = load_spec(FasterRCNNSpec, FIXTURES / "faster_rcnn_train.txt")
+    m = spec.model
+    assert m.backbone == "resnet18" and m.anchor_sizes == [64, 91, 128, 181, 256]  # 3 scales over P2..P6
+    assert m.aspect_ratios == [1.0, 0.5, 2.0] and m.freeze_bn is True and m.num_sampled_rois == 256
+    assert (m.rpn_negative_overlap, m.rpn_positive_overlap, m.fg_thresh, m.bg_thresh_hi) == (0.3, 0.7, 0.5, 0.5)
+    assert (m.rpn_pre_nms_topn, m.rpn_post_nms_topn, m.test_rpn_pre_nms_topn, m.test_rpn_post_nms_topn) == \
+        (12000, 2000, 6000, 300)
+    assert (m.test_score_threshold, m.test_detections_per_image, m.test_nms) == (0.0001, 100, 0.3)
+    assert (spec.dataset.image_width, spec.dataset.image_height) == (1248, 384)
+    assert spec.dataset.target_class_mapping == {"car": "car", "van": "car"}
+    sched = spec.train.lr_scheduler
+    assert (sched.name, sched.milestones, sched.gamma, sched.warmup_epochs) == ("multistep", [0.8, 0.9], 0.1, 2)
+    assert (spec.train.optimizer.name, spec.train.optimizer.lr, spec.train.optimizer.weight_decay) == ("sgd", 0.02, 1e-4)
+    assert spec.inference.min_confidence == 0.6 and spec.evaluate.ap_mode == "integrate"
+    bad = (FIXTURES / "faster_rcnn_train.txt").read_text().replace("value: 5.0", "value: 2.0", 1)
+    with pytest.raises(UserError, match=r"training_config.classifier_regr_std — .*the RoI box coder weights are "
+                                        r"torchvision's"):
+        load_spec(FasterRCNNSpec, _spec_file(mounted, bad, "f.txt"))
+
+
 def test_dataset_convert_spec_kitti_config(mounted):
     spec = load_spec(DetectNetV2Spec, FIXTURES / "detectnet_v2_tfrecords_kitti.txt")
     assert spec.dataset.train[0].image_dir == str(mounted / "data/train/images")
@@ -366,7 +386,8 @@ def test_convert_then_read_equals_the_direct_reading(tmp_path):
                                ("classification_spec.cfg", ClassificationSpec, "classification"),
                                ("classification_pyt.yaml", ClassificationSpec, "classification"),
                                ("retinanet_train.txt", RetinaNetSpec, "retinanet"),
-                               ("yolo_v4_train.txt", YOLOv4Spec, "yolo_v4"), ("ssd_train.txt", SSDSpec, "ssd")):
+                               ("yolo_v4_train.txt", YOLOv4Spec, "yolo_v4"), ("ssd_train.txt", SSDSpec, "ssd"),
+                               ("faster_rcnn_train.txt", FasterRCNNSpec, "faster_rcnn")):
         translation = tao.translate((FIXTURES / name).read_text(), str(FIXTURES / name), task)
         ours = tmp_path / f"{name}.yaml"
         ours.write_text(converted_yaml(translation))

@@ -16,10 +16,12 @@ class OptimizerSpec:
 
 @dataclass
 class SchedulerSpec:
-    name: str = spec_field("cosine", choices=("cosine", "step", "soft_anneal", "constant"))
-    warmup_epochs: int = spec_field(0, min=0, help="linear warm-up before cosine/step")
+    name: str = spec_field("cosine", choices=("cosine", "step", "multistep", "soft_anneal", "constant"))
+    warmup_epochs: int = spec_field(0, min=0, help="linear warm-up before cosine/step/multistep")
     step_size: int = spec_field(10, min=1, help="step: epochs between decays")
-    gamma: float = spec_field(0.1, min=0.0, max=1.0, help="step: decay factor")
+    gamma: float = spec_field(0.1, min=0.0, max=1.0, help="step, multistep: decay factor")
+    milestones: list[float] = spec_field([0.8, 0.9], min=0.0, max=1.0, help="multistep: where the lr is multiplied "
+                                                                           "by gamma, as fractions of the run")
     # TAO's soft-start annealing: ramp up over soft_start of the run, hold, then anneal at annealing_start.
     soft_start: float = spec_field(0.1, min=0.0, max=1.0)
     annealing_start: float = spec_field(0.7, min=0.0, max=1.0)

@@ -47,6 +47,8 @@ def lr_factor(step, total_steps, steps_per_epoch, spec):
         return spec.min_lr_ratio + (1 - spec.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * remaining))
     if spec.name == "step":
         return spec.gamma ** ((step // steps_per_epoch) // spec.step_size)
+    if spec.name == "multistep":  # TAO FasterRCNN's annealing points
+        return spec.gamma ** sum(progress >= milestone for milestone in spec.milestones)
     if spec.name == "soft_anneal":
         # TAO's soft-start annealing: log-linear ramp from min to base lr, hold, log-linear decay back to min.
         low = math.log(max(spec.min_lr_ratio, 1e-8))

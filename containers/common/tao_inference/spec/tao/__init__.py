@@ -10,7 +10,7 @@ import re
 import yaml
 
 from ...errors import UserError
-from . import classification, detectnet_v2, retinanet, ssd, unet, yolo_v4
+from . import classification, detectnet_v2, faster_rcnn, retinanet, ssd, unet, yolo_v4
 from .mapper import Mapper, Translation
 from .prototext import looks_like_prototext, parse_prototext
 
@@ -22,6 +22,7 @@ MAPPINGS = {
     ("retinanet", "protobuf text"): retinanet.tf1,
     ("unet", "protobuf text"): unet.tf1,
     ("ssd", "protobuf text"): ssd.tf1,
+    ("faster_rcnn", "protobuf text"): faster_rcnn.tf1,
     ("yolo_v4", "protobuf text"): yolo_v4.tf1,
     ("yolo_v4_tiny", "protobuf text"): yolo_v4.tf1_tiny,
 }
@@ -30,9 +31,7 @@ NOT_IMPLEMENTED = ("dssd", "yolo_v3")
 # Networks we train whose TAO spec files are not read (yet), and why
 UNREAD = {"mask_rcnn": "TAO's mask_rcnn trains from TFRecords (data_config.training_file_pattern), which name no COCO "
                        "file to read instead; write our spec with the COCO sources (specs/mask_rcnn/sample.yaml, "
-                       "`tao spec show -e it` lists every key)",
-          **{network: f"not yet; write our spec (specs/{network}/sample.yaml, `tao spec show -e it --task {network}` "
-                      "lists every key)" for network in ("faster_rcnn",)}}
+                       "`tao spec show -e it` lists every key)"}
 # Top-level messages that say which TF1 network a file is for (checked in this order).
 _TF1_SIGNATURES = [
     ("retinanet_config", "retinanet"), ("ssd_config", "ssd"), ("dssd_config", "dssd"),
@@ -44,7 +43,7 @@ _TF1_SIGNATURES = [
 TF1_TOP_LEVEL = {name for name, _ in _TF1_SIGNATURES} | {
     "random_seed", "dataset_config", "augmentation_config", "model_config", "training_config", "evaluation_config",
     "nms_config", "kitti_config", "coco_config", "enc_key", "verbose", "data_config", "image_directory_path"}
-DETECTION_TASKS = ("detectnet_v2", "retinanet", "yolo_v4", "yolo_v4_tiny", "ssd")  # those whose specs we map
+DETECTION_TASKS = ("detectnet_v2", "retinanet", "yolo_v4", "yolo_v4_tiny", "ssd", "faster_rcnn")  # specs we map
 TAO5_MARKERS = ("encryption_key",)  # gen_trt_engine is one of our sections too
 
 

@@ -21,6 +21,9 @@ def backbone(view, arch_key="arch", layers_keys=("num_layers", "n_layers", "nlay
     arch = str(view.get(arch_key)).lower()
     layers_key = next((k for k in layers_keys if view.has(k)), None)
     layers = view.get(layers_key) if layers_key else None
+    if ":" in arch:  # TAO FasterRCNN writes "resnet:18"
+        arch, _, written = arch.partition(":")
+        layers = int(written) if written.isdigit() else written
     name = _ARCHS.get((arch, layers)) or _ARCHS.get((arch, None))
     if name is None:
         written = f"{arch}{layers if layers is not None else ''}"
