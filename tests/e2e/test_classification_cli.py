@@ -374,6 +374,11 @@ def test_prune_to_a_macs_target_with_taylor_scores_and_the_sensitivity_table(tra
     assert report["target"]["macs_ratio"] <= 0.5 and report["settings"]["pth"] == report["target"]["pth"]
     assert report["settings"]["criterion"] == "taylor" and "--target_macs_ratio 0.5: chose -pth" in out.stdout
     assert "model.pretrained=null train.num_epochs=4 —" in out.stdout  # twice the spec's 2 epochs
+    # the same model pruned again cuts the same channels (Taylor's batches and augmentation are seeded): a retrain
+    # that resumes after the demo re-runs its prune finds the widths it was trained with
+    run_tao("classification", "prune", "-m", best, "-o", tmp_path / "t2" / "m.pth", "--target_macs_ratio", "0.5",
+            "--criterion", "taylor", "-e", tiny_spec, "-pg", "1", "-nf", "1")
+    assert json.loads((tmp_path / "t2" / "prune_report.json").read_text())["layers"] == report["layers"]
 
     out = run_tao("classification", "prune", "-m", best, "-o", tmp_path / "s" / "m.pth", "--sensitivity", "-e",
                   tiny_spec, "--sensitivity_images", "12")

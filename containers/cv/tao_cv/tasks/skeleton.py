@@ -202,7 +202,9 @@ def prune(adapter, args):
 
 def accumulate_gradients(adapter, spec, info, model, batches):
     """The training loss's gradients over `batches` augmented training batches, left in the parameters: what
-    Taylor importance (|weight x gradient|) reads."""
+    Taylor importance (|weight x gradient|) reads. Seeded (the batches and their augmentation), so that pruning
+    the same model twice cuts the same channels."""
+    torch.manual_seed(spec.train.seed)
     data = adapter.read_data(spec)
     dataset, collate = adapter.train_dataset(spec, info, data.train)
     loader = torch.utils.data.DataLoader(dataset, batch_size=spec.train.batch_size, shuffle=True, collate_fn=collate,
