@@ -15,7 +15,7 @@ from torchvision.ops.feature_pyramid_network import LastLevelP6P7
 
 from ..engine.distillation import binary_kl
 from .registry import build_classifier
-from .trunk import cut_trunk
+from .trunk import blank_pass, cut_trunk
 
 STRIDES = (8, 16, 32)  # the FPN's inputs (C3-C5)
 
@@ -47,15 +47,10 @@ class RetinaNetDetector(nn.Module):
         head = self.net.head(list(self.net.backbone(images).values()))
         return head["cls_logits"], head["bbox_regression"]
 
-    @torch.no_grad()
     def feature_grids(self):
         """(height, width) of each pyramid level's feature map at this input size: where the anchors sit."""
-        was_training = self.training
-        self.eval()
-        device = next(self.parameters()).device
-        features = self.net.backbone(torch.zeros(1, 3, self.height, self.width, device=device))
-        self.train(was_training)
-        return [tuple(f.shape[-2:]) for f in features.values()]
+        return blank_pass(self, lambda x: [tuple(f.shape[-2:]) for f in self.net.backbone(x).values()],
+                          self.height, self.width)
 
     @torch.no_grad()
     def anchors(self, device="cpu"):

@@ -11,7 +11,7 @@ from torchvision.models.detection.ssd import SSD, SSDHead
 from torchvision.ops import boxes as box_ops
 
 from .registry import build_classifier
-from .trunk import cut_trunk, tapped
+from .trunk import blank_pass, cut_trunk, tapped
 
 STRIDES = (8, 16, 32)  # taken from the backbone; the extra blocks continue at 64, 128, ...
 
@@ -67,14 +67,8 @@ class SSDDetector(nn.Module):
         head = self.net.head(self.net.backbone(images))
         return head["cls_logits"], head["bbox_regression"]
 
-    @torch.no_grad()
     def feature_grids(self):
-        was_training = self.training
-        self.eval()
-        device = next(self.parameters()).device
-        grids = [tuple(f.shape[-2:]) for f in self.net.backbone(torch.zeros(1, 3, self.height, self.width, device=device))]
-        self.train(was_training)
-        return grids
+        return blank_pass(self, lambda x: [tuple(f.shape[-2:]) for f in self.net.backbone(x)], self.height, self.width)
 
     def default_boxes(self):
         """The contract's description of the default boxes: per level its grid and its (width, height) pairs as

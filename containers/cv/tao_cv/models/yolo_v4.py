@@ -14,7 +14,7 @@ from torchvision.ops import box_iou, complete_box_iou_loss
 
 from .cspdarknet import conv
 from .registry import build_classifier
-from .trunk import cut_trunk, tapped
+from .trunk import blank_pass, cut_trunk, tapped
 
 STRIDES = {"yolo_v4": (8, 16, 32), "yolo_v4_tiny": (16, 32)}
 MAX_LOG_SCALE = 4.0  # exp(t_wh) kept within e^+-4 x the anchor: an untrained head cannot blow a box up or to 0
@@ -76,15 +76,10 @@ class YOLOv4Detector(nn.Module):
                            .reshape(b, h * w * count, 5 + self.num_classes))
         return torch.cat(outputs, 1)
 
-    @torch.no_grad()
     def prior_levels(self):
         """The contract's description of the priors: per level its grid, stride (input / grid), anchors and grid
         extension."""
-        was_training = self.training
-        self.eval()
-        device = next(self.parameters()).device
-        maps = self.levels(torch.zeros(1, 3, self.height, self.width, device=device))
-        self.train(was_training)
+        maps = blank_pass(self, self.levels, self.height, self.width)
         return [{"grid": list(m.shape[-2:]), "stride": [self.height / m.shape[-2], self.width / m.shape[-1]],
                  "anchors": anchors, "grid_xy_extend": e} for m, anchors, e in zip(maps, self.anchors,
                                                                                     self.grid_xy_extend)]

@@ -85,15 +85,20 @@ def regularizer(view, type_key="type", weight_key="weight"):
     view.ignore("scope", "weight decay applies to every trainable weight")
 
 
+def _learning_rate_range(view, scheduler):
+    """A TAO schedule's max_learning_rate / min_learning_rate as our lr and min_lr_ratio, under `scheduler`."""
+    high = float(view.get("max_learning_rate", 0) or 0)
+    view.mapper.put("train.lr_scheduler.name", scheduler, view.key)
+    view.map("max_learning_rate", "train.optimizer.lr", float)
+    if view.has("min_learning_rate") and high > 0:
+        view.map("min_learning_rate", "train.lr_scheduler.min_lr_ratio", lambda v: min(1.0, float(v) / high))
+
+
 def soft_start_annealing(view):
     """TAO's detector schedule {min_learning_rate, max_learning_rate, soft_start, annealing} is our soft_anneal."""
     if not view.node:
         return
-    high = float(view.get("max_learning_rate", 0) or 0)
-    view.mapper.put("train.lr_scheduler.name", "soft_anneal", view.key)
-    view.map("max_learning_rate", "train.optimizer.lr", float)
-    if view.has("min_learning_rate") and high > 0:
-        view.map("min_learning_rate", "train.lr_scheduler.min_lr_ratio", lambda v: min(1.0, float(v) / high))
+    _learning_rate_range(view, "soft_anneal")
     view.map("soft_start", "train.lr_scheduler.soft_start", float)
     view.map("annealing", "train.lr_scheduler.annealing_start", float)
 
@@ -103,11 +108,7 @@ def soft_start_cosine(view, num_epochs):
     soft_start fraction, then cosine down to the minimum — our cosine with warm-up epochs."""
     if not view.node:
         return
-    high = float(view.get("max_learning_rate", 0) or 0)
-    view.mapper.put("train.lr_scheduler.name", "cosine", view.key)
-    view.map("max_learning_rate", "train.optimizer.lr", float)
-    if view.has("min_learning_rate") and high > 0:
-        view.map("min_learning_rate", "train.lr_scheduler.min_lr_ratio", lambda v: min(1.0, float(v) / high))
+    _learning_rate_range(view, "cosine")
     view.map("soft_start", "train.lr_scheduler.warmup_epochs", lambda v: warmup_epochs(v, num_epochs))
 
 

@@ -41,9 +41,7 @@ def tf1(mapper):
     config.ignore_unless("focal_loss_alpha", (0.25,), "the focal loss is torchvision's (alpha 0.25)")
     config.ignore_unless("focal_loss_gamma", (2, 2.0), "the focal loss is torchvision's (gamma 2)")
     config.ignore("loss_loc_weight", "classification and box terms weigh 1:1 (torchvision's RetinaNet)")
-    config.ignore("freeze_bn", "batch norm layers train")
-    config.ignore_unless("freeze_blocks", (0, [0]), "freezing blocks is not implemented; "
-                                                    "train.freeze_backbone_epochs freezes the whole backbone")
+    tf1_detection.frozen_layers(config)
     config.ignore("use_batch_norm", "our backbones are torchvision's")
     config.ignore("all_projections", "our backbones are torchvision's")
 

@@ -24,9 +24,7 @@ def tf1(mapper):
     config.unsupported("steps", "default boxes are centred on their feature-map cells (no explicit steps)")
     config.unsupported("offsets", "default boxes are centred on their feature-map cells (offset 0.5)")
     config.ignore_unless("alpha", (1, 1.0), "the box and class terms weigh 1:1 (torchvision's SSD loss)")
-    config.ignore("freeze_bn", "batch norm layers train")
-    config.ignore_unless("freeze_blocks", (0, [0]), "freezing blocks is not implemented; "
-                                                    "train.freeze_backbone_epochs freezes the whole backbone")
+    tf1_detection.frozen_layers(config)
     config.ignore("use_batch_norm", "our backbones are torchvision's")
     config.ignore("all_projections", "our backbones are torchvision's")
     config.ignore("arch_conv_blocks", "the extra levels are a 1x1 and a stride-2 3x3 convolution each")

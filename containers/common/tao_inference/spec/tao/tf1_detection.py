@@ -151,6 +151,13 @@ def detector_eval_nms(top, nms_keys):
     nms.ignore("infer_nms_score_bits", "TensorRT-plugin setting")
 
 
+def frozen_layers(view):
+    """freeze_bn / freeze_blocks of a TF1 detector's model section: our backbone's layers train."""
+    view.ignore("freeze_bn", "batch norm layers train")
+    view.ignore_unless("freeze_blocks", (0, [0]), "freezing blocks is not implemented; "
+                                                  "train.freeze_backbone_epochs freezes the whole backbone")
+
+
 def augmentation_size(mapper, view, width_key, height_key, channel_key):
     view.map(width_key, "dataset.image_width", int)
     view.map(height_key, "dataset.image_height", int)

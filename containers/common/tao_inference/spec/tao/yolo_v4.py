@@ -46,9 +46,7 @@ def _network(mapper, tiny):
     config.map("loss_class_weights", "model.loss_class_weights", float)
     config.map("label_smoothing", "train.label_smoothing", float)
     config.ignore("arch_conv_blocks", "the neck's blocks are three convolutions each (1x1, 3x3, 1x1)")
-    config.ignore("freeze_bn", "batch norm layers train")
-    config.ignore_unless("freeze_blocks", (0, [0]), "freezing blocks is not implemented; "
-                                                    "train.freeze_backbone_epochs freezes the whole backbone")
+    tf1_detection.frozen_layers(config)
     config.ignore("force_relu", "CSPDarknet-tiny uses LeakyReLU(0.1); other backbones keep their activations")
     config.ignore("activation", "CSPDarknet-tiny uses LeakyReLU(0.1); other backbones keep their activations")
 
