@@ -89,6 +89,7 @@ def main():
     parser.add_argument("--fpn_channels", type=int, default=128, help="retinanet: FPN and head width")
     parser.add_argument("--coverage_shape", default="peaked", help="detectnet_v2: model.coverage_shape")
     parser.add_argument("--unpruned_only", action="store_true", help="stop after evaluating the unpruned model")
+    parser.add_argument("--tag", default="", help="suffix of the run's folder and results file (bccd_<network>_<tag>)")
     parser.add_argument("--work", default=str(ROOT / "benchmarks" / "runs"))
     parser.add_argument("--unpruned_run", help="a finished `train` results dir of the same settings: measure from there")
     args = parser.parse_args()
@@ -97,7 +98,8 @@ def main():
     from tao_cv.tasks import ADAPTERS
 
     net = ADAPTERS[args.network]
-    work = Path(args.work) / f"bccd_{args.network}"
+    name = f"bccd_{args.network}" + (f"_{args.tag}" if args.tag else "")
+    work = Path(args.work) / name
     work.mkdir(parents=True, exist_ok=True)
     spec = work / "spec.yaml"
     source = (f"{{format: voc, image_dir: {BCCD / 'JPEGImages'}, label_dir: {BCCD / 'Annotations'}, "
@@ -173,7 +175,8 @@ export: {{cal_batches: 8, cal_batch_size: 8}}
     reference = "b1_ms" if net.export_batch else "b8_ms"
     for key in keys[1:]:
         result[key][f"speedup_{reference[:2]}_vs_unpruned"] = round(result["unpruned"][reference] / result[key][reference], 2)
-    out = ROOT / "benchmarks" / "results" / f"bccd_{args.network}.json"
+    result["onnx"] = {key: str(path) for key, path in zip(keys, paths)}  # for detection_table.py's side-by-side timing
+    out = ROOT / "benchmarks" / "results" / f"{name}.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
     print(f"\n| {args.network} | mAP@0.5 | RBC | WBC | Platelets | COCO mAP | MACs | ORT b1 ms | ORT b8 ms |")
