@@ -21,6 +21,15 @@ def run_tao(*args, cwd=None, check=True, env=None):
     return result
 
 
+def board_tags(results_dir):
+    """The scalar and image tags of a training run's TensorBoard event files."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(Path(results_dir) / "tensorboard"))
+    events.Reload()
+    return set(events.Tags()["scalars"]), set(events.Tags()["images"])
+
+
 @pytest.fixture(scope="session")
 def tiny_data(tmp_path_factory):
     """6 classes x (8 train, 3 val, 3 test) synthetic 32x32 images."""

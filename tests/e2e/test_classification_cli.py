@@ -11,7 +11,7 @@ import onnx
 import pytest
 import torch
 
-from conftest import TAO, run_tao
+from conftest import TAO, board_tags, run_tao
 from tao_cv.engine.checkpoint import model_from_checkpoint, read_checkpoint
 from tao_cv.engine.profile import count_macs, count_params
 from tao_cv.tasks import ADAPTERS
@@ -43,6 +43,8 @@ def test_train_writes_the_whole_run_directory(trained):
     for key in ("date", "time", "status", "message", "epoch", "max_epoch", "time_per_epoch", "eta", "kpi"):
         assert key in records[1], key
     assert 0.0 <= records[1]["kpi"]["val_top1"] <= 1.0
+    scalars, images = board_tags(results)  # classification draws no images
+    assert {"val/top1", "val/loss", "train/train_loss", "train/lr", "train/images_per_s"} <= scalars and not images
     rows = list(csv.DictReader((results / "training_log.csv").open()))
     assert [int(r["epoch"]) for r in rows] == [1, 2] and float(rows[0]["train_loss"]) > 0
     assert (results / "curves.png").read_bytes()[:4] == b"\x89PNG"

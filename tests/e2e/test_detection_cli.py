@@ -5,7 +5,7 @@ import json
 import pytest
 import yaml
 
-from conftest import run_tao
+from conftest import board_tags, run_tao
 
 pytestmark = pytest.mark.slow
 
@@ -48,6 +48,8 @@ def test_convert_train_evaluate_inference(detection_run):
     assert stats["postprocessing_per_class"] == suggested
     status = [json.loads(line) for line in (root / "run" / "status.json").read_text().splitlines()]
     assert status[-1]["status"] == "SUCCESS" and "val_mAP" in status[-2]["kpi"]
+    scalars, images = board_tags(root / "run")  # train.tensorboard is on by default
+    assert {"val/mAP", "train/train_loss", "train/lr"} <= scalars and len(images) == 3
     best = root / "run" / "weights" / "best.pth"
 
     run_tao("detectnet_v2", "evaluate", "-e", spec, "-m", best, "-r", root / "eval", "evaluate.ap_mode=sample")

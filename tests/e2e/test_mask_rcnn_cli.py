@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import run_tao
+from conftest import board_tags, run_tao
 from tao_inference.data.coco_instances import decode_mask
 
 pytestmark = pytest.mark.slow
@@ -50,6 +50,8 @@ def test_convert_train_evaluate_inference(mask_rcnn_run):
     assert "every image and mask checked" in out
     status = [json.loads(line) for line in (root / "run" / "status.json").read_text().splitlines()]
     assert status[-1]["status"] == "SUCCESS" and "val_mask_AP" in status[-2]["kpi"]
+    scalars, images = board_tags(root / "run")
+    assert {"val/mask_AP", "val/box_AP", "train/train_loss"} <= scalars and len(images) == 3
     best = root / "run" / "weights" / "best.pth"
     run_tao("mask_rcnn", "evaluate", "-e", spec, "-m", best, "-r", root / "eval")
     metrics = json.loads((root / "eval" / "evaluation.json").read_text())

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import run_tao
+from conftest import board_tags, run_tao
 
 pytestmark = pytest.mark.slow
 
@@ -55,6 +55,8 @@ def test_convert_train_evaluate_inference(unet_run):
     assert sum(stats["test"]["pixels"].values()) == 6 * 64 * 64 and "background" in out
     status = [json.loads(line) for line in (root / "run" / "status.json").read_text().splitlines()]
     assert status[-1]["status"] == "SUCCESS" and "val_mIoU" in status[-2]["kpi"]
+    scalars, images = board_tags(root / "run")
+    assert {"val/mIoU", "train/train_loss", "train/lr"} <= scalars and len(images) == 3
     best = root / "run" / "weights" / "best.pth"
     run_tao("unet", "evaluate", "-e", spec, "-m", best, "-r", root / "eval")
     metrics = json.loads((root / "eval" / "evaluation.json").read_text())

@@ -204,6 +204,7 @@ def test_detectnet_v2_spec_maps_to_ours(mounted):
                                                        "minimum_height": 4.0, "min_samples": 1}
     assert spec.postprocessing.per_class["square"] == {"method": "nms", "coverage_threshold": 0.3, "nms_iou": 0.5}
     assert spec.evaluate.iou_threshold == 0.5 and spec.evaluate.ap_mode == "integrate"
+    assert spec.train.tensorboard is True and spec.train.tensorboard_images == 2  # TAO's visualizer
 
 
 def test_detectnet_v2_mapping_reports_what_it_ignored_and_why():
@@ -212,6 +213,8 @@ def test_detectnet_v2_mapping_reports_what_it_ignored_and_why():
     assert "Keras/TLT" in ignored["model_config.pretrained_model_file"]
     assert "L1 regularization is not implemented" in ignored["training_config.regularizer.type"]
     assert "loss scaling" in ignored["training_config.cost_scaling"]
+    assert "every epoch" in ignored["training_config.visualizer.scalar_logging_frequency"]
+    assert translation.where("training_config.visualizer.num_images") == "d.txt:120"
     assert translation.unsupported == []
     assert translation.where("training_config.batch_size_per_gpu") == "d.txt:104"
     assert any("TFRecords are not read" in note for note in translation.notes)

@@ -19,12 +19,18 @@ def write_predictions_csv(path, rows):
     write_text(path, buffer.getvalue())
 
 
-def save_annotated(image, objects, label_ids, path):
-    """`image` (PIL RGB) with each KittiObject's box and `name score`, one colour per class id, as JPEG."""
+def draw_boxes(image, objects, label_ids):
+    """`image` (PIL RGB, drawn on) with each KittiObject's box and `name score`, one colour per class id."""
     draw = ImageDraw.Draw(image)
     for obj, label in zip(objects, label_ids):
         colour = PALETTE[int(label) % len(PALETTE)]
         draw.rectangle(obj.box, outline=colour, width=2)
         draw.text((obj.x1 + 2, max(0, obj.y1 - 11)), f"{obj.name} {obj.score:.2f}", fill=colour)
+    return image
+
+
+def save_annotated(image, objects, label_ids, path):
+    """draw_boxes' image as JPEG."""
+    draw_boxes(image, objects, label_ids)
     with atomic_path(path) as tmp:
         image.save(tmp, format="JPEG", quality=92)

@@ -14,7 +14,7 @@ from ..data.kitti import IMAGE_SUFFIXES, KittiObject, write_kitti
 from ..errors import UserError
 from ..fileio import read_text, require_folder, write_json
 from ..metrics import coco_map, voc_map
-from ..outputs import save_annotated
+from ..outputs import draw_boxes, save_annotated
 from ..plots import plot_pr_curves
 from ..preprocess import batches, load_rgb
 
@@ -136,6 +136,28 @@ def split_images(spec, split):
     return [Path(sample["image"]) for sample in eval_samples(spec, split)]
 
 
+def _objects(pred, info, threshold, image):
+    """One image's predictions at `threshold` as KittiObjects in the image's pixels, and their label ids."""
+    sx, sy = image.width / info.input_width, image.height / info.input_height
+    keep = pred["scores"] >= threshold
+    boxes = pred["boxes"][keep] * [sx, sy, sx, sy]
+    return [KittiObject(info.class_names[label], x1, y1, x2, y2, score=float(score))
+            for (x1, y1, x2, y2), label, score in zip(boxes, pred["labels"][keep], pred["scores"][keep])], \
+        pred["labels"][keep]
+
+
+def preview(predictor, samples, spec, count):
+    """The first `count` samples with their predicted boxes drawn (what TensorBoard shows per epoch)."""
+    samples = samples[:count]
+    predictions, _, _ = predict(predictor, samples, decoder(predictor, spec), spec.evaluate.batch_size)
+    drawn = []
+    for sample, pred in zip(samples, predictions):
+        image = load_rgb(sample["image"])
+        objects, labels = _objects(pred, predictor.info, spec.inference.min_confidence, image)
+        drawn.append((Path(sample["image"]).stem, draw_boxes(image, objects, labels)))
+    return drawn
+
+
 def inference(predictor, spec, paths, results_dir, console):
     info, threshold = predictor.info, spec.inference.min_confidence
     samples = [{"image": str(p), "objects": []} for p in paths]
@@ -143,13 +165,9 @@ def inference(predictor, spec, paths, results_dir, console):
     total = 0
     for path, pred in zip(paths, predictions):
         image = load_rgb(path)
-        sx, sy = image.width / info.input_width, image.height / info.input_height
-        keep = pred["scores"] >= threshold
-        boxes = pred["boxes"][keep] * [sx, sy, sx, sy]
-        objects = [KittiObject(info.class_names[label], x1, y1, x2, y2, score=float(score))
-                   for (x1, y1, x2, y2), label, score in zip(boxes, pred["labels"][keep], pred["scores"][keep])]
+        objects, labels = _objects(pred, info, threshold, image)
         write_kitti(Path(results_dir) / "labels" / f"{path.stem}.txt", objects)
-        save_annotated(image, objects, pred["labels"][keep], Path(results_dir) / "images_annotated" / f"{path.stem}.jpg")
+        save_annotated(image, objects, labels, Path(results_dir) / "images_annotated" / f"{path.stem}.jpg")
         total += len(objects)
     console.print(f"{total} boxes on {len(paths)} images → {results_dir}/labels (KITTI), images_annotated/")
     return {"images": len(paths), "boxes": total}

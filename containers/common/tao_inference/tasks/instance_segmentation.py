@@ -17,7 +17,7 @@ from ..data.coco_instances import encode_mask, split_samples
 from ..data.kitti import KittiObject
 from ..fileio import write_json
 from ..metrics import coco_instance_metrics
-from ..outputs import save_annotated
+from ..outputs import draw_boxes, save_annotated
 from ..plots import plot_pr_curves
 from ..preprocess import batches, load_rgb
 from .classification import folder_images  # a folder of images is listed the same for every task
@@ -141,6 +141,16 @@ def draw_instances(image, instances, class_names, alpha):
         base = np.where(det["mask"][..., None], (1 - alpha) * base + alpha * colour, base)
     result = Image.fromarray(base.clip(0, 255).astype(np.uint8))
     return result, [KittiObject(class_names[d["label"]], *d["box"], score=d["score"]) for d in instances]
+
+
+def preview(predictor, samples, spec, count):
+    """The first `count` samples with their predicted instances drawn (TensorBoard, per epoch)."""
+    inf, drawn = spec.inference, []
+    for path, _, instances in predict(predictor, [s["image"] for s in samples[:count]], spec.evaluate.batch_size,
+                                      inf.mask_threshold, inf.min_confidence):
+        image, objects = draw_instances(load_rgb(path), instances, predictor.info.class_names, inf.overlay_alpha)
+        drawn.append((Path(path).stem, draw_boxes(image, objects, [d["label"] for d in instances])))
+    return drawn
 
 
 def inference(predictor, spec, paths, results_dir, console):

@@ -129,6 +129,16 @@ def overlay(image, ids, class_names, alpha):
     return result
 
 
+def preview(predictor, samples, spec, count):
+    """The first `count` (image, mask) samples overlaid with their predicted classes (TensorBoard, per epoch)."""
+    from ..preprocess import load_rgb
+
+    paths = [image for image, _ in samples[:count]]
+    names = list(predictor.info.class_names)
+    return [(Path(path).stem, overlay(load_rgb(path), ids, names, spec.inference.overlay_alpha))
+            for path, ids in zip(paths, predict_class_maps(predictor, paths, spec.evaluate.batch_size))]
+
+
 def inference(predictor, spec, paths, results_dir, console):
     from ..preprocess import load_rgb
 

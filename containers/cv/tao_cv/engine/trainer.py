@@ -11,6 +11,7 @@ DistributedDataParallel, the loader's DistributedSampler is reseeded each epoch,
 are summed over ranks, validation runs on rank 0 and its metrics are shared, and only rank 0 writes files.
 """
 
+import contextlib
 import math
 import time
 from pathlib import Path
@@ -24,6 +25,7 @@ from . import distributed
 from .checkpoint import read_checkpoint, save_checkpoint
 from .device import pick_device
 from .logs import plot_curves, write_csv
+from .tensorboard import TrainingBoard
 
 console = Console(soft_wrap=True)
 
@@ -135,11 +137,12 @@ def improves(metrics, best, monitor):
 
 
 def fit(model, *, train_loader, validate, loss_fn, spec, results_dir, info, monitor, status, heads=(),
-        distillation=None, forward_takes_targets=False):
+        distillation=None, forward_takes_targets=False, preview=None):
     """Train `model` per `spec` (a TrainSpec) into `results_dir`; returns the run summary. `info`: the ModelInfo its
     checkpoints carry; `status`: the run's StatusLogger (RUNNING records); `heads`: names of the modules that
     `train.freeze_backbone_epochs` keeps training while the rest is frozen; `distillation`: a teacher to learn
-    from as well; `forward_takes_targets`: see train_one_epoch."""
+    from as well; `forward_takes_targets`: see train_one_epoch; `preview(model) -> [(name, PIL image)]`: annotated
+    validation images for TensorBoard (train.tensorboard)."""
     results_dir = Path(results_dir)
     ckpt_dir, weights_dir = results_dir / "checkpoints", results_dir / "weights"
     device = pick_device(spec.device)
@@ -179,53 +182,58 @@ def fit(model, *, train_loader, validate, loss_fn, spec, results_dir, info, moni
             write_csv(results_dir / "training_log.csv", history)  # a run stopped after its log, before latest.pth
         console.print(f"resuming from {latest} (epoch {state['epoch'] + 1} done)")
 
+    steps_per_epoch = len(train_loader)
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("loss {task.fields[loss]:.3f}  lr {task.fields[lr]:.2e}"), TimeElapsedColumn(), TextColumn("eta"),
                TimeRemainingColumn()]
-    run_start = time.perf_counter()
-    for epoch in range(start_epoch, spec.num_epochs):
-        # Same shuffles and augmentations on resume: both are seeded from (seed, epoch, rank).
-        if hasattr(train_loader.sampler, "set_epoch"):
-            train_loader.sampler.set_epoch(epoch)
-        if getattr(train_loader, "generator", None) is not None:
-            train_loader.generator.manual_seed((spec.seed + epoch) * world + rank)
-        if spec.freeze_backbone_epochs:
-            _set_trainable(model, heads, only_heads=epoch < spec.freeze_backbone_epochs)
-        with Progress(*columns, console=console, transient=True) as progress:
-            bar = progress.add_task(f"Epoch {epoch + 1}/{spec.num_epochs}", total=len(train_loader), loss=0.0,
-                                    lr=optimizer.param_groups[0]["lr"])
+    board = TrainingBoard(results_dir, spec.tensorboard and main, steps_done=start_epoch * steps_per_epoch)
+    with contextlib.closing(board):
+        run_start = time.perf_counter()
+        for epoch in range(start_epoch, spec.num_epochs):
+            # Same shuffles and augmentations on resume: both are seeded from (seed, epoch, rank).
+            if hasattr(train_loader.sampler, "set_epoch"):
+                train_loader.sampler.set_epoch(epoch)
+            if getattr(train_loader, "generator", None) is not None:
+                train_loader.generator.manual_seed((spec.seed + epoch) * world + rank)
+            if spec.freeze_backbone_epochs:
+                _set_trainable(model, heads, only_heads=epoch < spec.freeze_backbone_epochs)
+            with Progress(*columns, console=console, transient=True) as progress:
+                bar = progress.add_task(f"Epoch {epoch + 1}/{spec.num_epochs}", total=len(train_loader), loss=0.0,
+                                        lr=optimizer.param_groups[0]["lr"])
 
-            def on_step(step, loss):
-                # .item() waits for the device: refresh the shown loss every 10 steps only.
-                shown = {"loss": loss.item(), "lr": optimizer.param_groups[0]["lr"]} if step % 10 == 0 else {}
-                progress.update(bar, advance=1, **shown)
+                def on_step(step, loss):
+                    # .item() waits for the device: refresh the shown loss every 10 steps only.
+                    shown = {"loss": loss.item(), "lr": optimizer.param_groups[0]["lr"]} if step % 10 == 0 else {}
+                    progress.update(bar, advance=1, **shown)
+                    board.step(epoch * steps_per_epoch + step + 1, loss, optimizer.param_groups[0]["lr"])
 
-            stats = train_one_epoch(net, train_loader, loss_fn, optimizer, scheduler, device, scaler, on_step,
-                                    distillation, forward_takes_targets)
-        if not math.isfinite(stats["train_loss"]):
-            raise UserError(f"training diverged: the loss is {stats['train_loss']} in epoch {epoch + 1}; lower "
-                            f"train.optimizer.lr (now {spec.optimizer.lr:g}), or check the labels and "
-                            "dataset.mean/std (no checkpoint of this epoch was written)")
-        metrics = distributed.from_rank0(validate(model) if main else None)
-        row = {"epoch": epoch + 1, "train_loss": round(stats["train_loss"], 5),
-               **{f"val_{k}": round(v, 5) for k, v in metrics.items()}, "lr": optimizer.param_groups[0]["lr"],
-               "images_per_s": round(stats["images"] / stats["seconds"], 2), "seconds": round(stats["seconds"], 2)}
-        history.append(row)
-        improved = improves(metrics, best, monitor)
-        if improved:
-            best = {"value": metrics[monitor], "loss": metrics.get("loss"), "epoch": epoch + 1}
-        if main:
-            _write_epoch(model, info, results_dir, spec, epoch, metrics, improved,
-                         dict(epoch=epoch, optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict(),
-                              scaler=scaler.state_dict(), rng=torch.get_rng_state(), history=history, best=best))
-        per_epoch = (time.perf_counter() - run_start) / (epoch + 1 - start_epoch)
-        eta = per_epoch * (spec.num_epochs - epoch - 1)
-        status.write("RUNNING", "Training loop in progress", epoch=epoch + 1, max_epoch=spec.num_epochs,
-                     time_per_epoch=_hms(per_epoch), eta=_hms(eta),
-                     kpi={"train_loss": row["train_loss"], **{f"val_{k}": v for k, v in metrics.items()}})
-        shown = "  ".join(f"val {k} {v:.4f}" for k, v in metrics.items())
-        console.print(f"Epoch {epoch + 1}/{spec.num_epochs}  loss {row['train_loss']:.4f}  {shown}  "
-                      f"(best {monitor} {best['value']:.4f} @ {best['epoch']})  {row['images_per_s']:.1f} img/s")
+                stats = train_one_epoch(net, train_loader, loss_fn, optimizer, scheduler, device, scaler, on_step,
+                                        distillation, forward_takes_targets)
+            if not math.isfinite(stats["train_loss"]):
+                raise UserError(f"training diverged: the loss is {stats['train_loss']} in epoch {epoch + 1}; lower "
+                                f"train.optimizer.lr (now {spec.optimizer.lr:g}), or check the labels and "
+                                "dataset.mean/std (no checkpoint of this epoch was written)")
+            metrics = distributed.from_rank0(validate(model) if main else None)
+            row = {"epoch": epoch + 1, "train_loss": round(stats["train_loss"], 5),
+                   **{f"val_{k}": round(v, 5) for k, v in metrics.items()}, "lr": optimizer.param_groups[0]["lr"],
+                   "images_per_s": round(stats["images"] / stats["seconds"], 2), "seconds": round(stats["seconds"], 2)}
+            history.append(row)
+            improved = improves(metrics, best, monitor)
+            if improved:
+                best = {"value": metrics[monitor], "loss": metrics.get("loss"), "epoch": epoch + 1}
+            if main:  # the event file before the checkpoint: a resume redoing this epoch purges its events
+                board.epoch((epoch + 1) * steps_per_epoch, row, preview(model) if preview and board.writer else ())
+                _write_epoch(model, info, results_dir, spec, epoch, metrics, improved,
+                             dict(epoch=epoch, optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict(),
+                                  scaler=scaler.state_dict(), rng=torch.get_rng_state(), history=history, best=best))
+            per_epoch = (time.perf_counter() - run_start) / (epoch + 1 - start_epoch)
+            eta = per_epoch * (spec.num_epochs - epoch - 1)
+            status.write("RUNNING", "Training loop in progress", epoch=epoch + 1, max_epoch=spec.num_epochs,
+                         time_per_epoch=_hms(per_epoch), eta=_hms(eta),
+                         kpi={"train_loss": row["train_loss"], **{f"val_{k}": v for k, v in metrics.items()}})
+            shown = "  ".join(f"val {k} {v:.4f}" for k, v in metrics.items())
+            console.print(f"Epoch {epoch + 1}/{spec.num_epochs}  loss {row['train_loss']:.4f}  {shown}  "
+                          f"(best {monitor} {best['value']:.4f} @ {best['epoch']})  {row['images_per_s']:.1f} img/s")
     summary = {"best_" + monitor: best["value"] if best else None, "best_epoch": best["epoch"] if best else None,
                "best_weights": str(weights_dir / "best.pth"), "epochs": spec.num_epochs}
     status.kpi = summary

@@ -110,15 +110,23 @@ def _train(adapter, spec, results_dir):
                       f"classes, {info.backbone} at {info.input_width}x{info.input_height} on {device}, "
                       f"{count_params(model) / 1e6:.2f} M params")
 
-        def validate(model):
+        kind = adapter.inference.kind
+
+        def predictor_of(model):
             model.eval()
-            predictor = TorchPredictor(model, info, adapter.decoder_params(model, info))
-            return adapter.inference.kind.validation_metrics(predictor, data.val, spec)
+            return TorchPredictor(model, info, adapter.decoder_params(model, info))
+
+        def validate(model):
+            return kind.validation_metrics(predictor_of(model), data.val, spec)
+
+        def preview(model):  # the kinds that draw their predictions: detection and segmentation
+            return kind.preview(predictor_of(model), data.val, spec, spec.train.tensorboard_images)
 
         return fit(model, train_loader=train_loader, validate=validate, loss_fn=adapter.loss(spec, info, model),
                    spec=spec.train, results_dir=results_dir, info=info, monitor=adapter.monitor, status=status,
                    heads=adapter.trained_heads(model), distillation=teacher_of(adapter, spec, info, model),
-                   forward_takes_targets=adapter.forward_takes_targets)
+                   forward_takes_targets=adapter.forward_takes_targets,
+                   preview=preview if hasattr(kind, "preview") and spec.train.tensorboard_images else None)
 
 
 def teacher_of(adapter, spec, info, student):

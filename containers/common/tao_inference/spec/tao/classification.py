@@ -48,7 +48,8 @@ def tf1(mapper):
             mapper.put(f"dataset.augmentation.{key}", 0.0, train.full("enable_color_augmentation"))
     else:
         train.ignore("enable_color_augmentation", "colour augmentation is on (dataset.augmentation)")
-    for name in ("visualizer", "model_parallelism", "use_multiprocessing"):
+    common.visualizer(train)
+    for name in ("model_parallelism", "use_multiprocessing"):
         train.ignore(name, common.GPU_ONLY)
     train.map("disable_horizontal_flip", "dataset.augmentation.horizontal_flip", lambda v: 0.0 if v else 0.5)
     common.optimizer(train.sub("optimizer"))

@@ -115,3 +115,15 @@ def soft_start_cosine(view, num_epochs):
 def warmup_epochs(fraction, num_epochs):
     """TAO gives warm-up as a fraction of the run; ours counts epochs (our default run: 10 epochs)."""
     return int(math.ceil(float(fraction) * (num_epochs or 10) - 1e-9))
+
+
+def visualizer(view):
+    """TAO's `visualizer {enabled, num_images, ...}` (TensorBoard) -> train.tensorboard / tensorboard_images."""
+    if not view.has("visualizer"):
+        return
+    shown = view.sub("visualizer")
+    shown.map("enabled", "train.tensorboard", bool)
+    shown.map("num_images", "train.tensorboard_images", int)
+    for name in shown.names():
+        if name not in ("enabled", "num_images"):
+            shown.ignore(name, "TensorBoard gets every epoch's metrics and images, and the loss every 10 steps")

@@ -89,7 +89,8 @@ def _training(mapper, view):
     view.ignore_unless("enable_augmentation", (True,), "the spec's augmentation always applies in training")
     view.ignore_unless("enable_qat", (False,), "QAT is not implemented yet; export --data_type int8 calibrates")
     view.ignore("output_model", "weights go to RESULTS_DIR/weights (best.pth, last.pth)")
-    for name in ("use_multiprocessing", "visualizer", "max_queue_size", "early_stopping", "model_parallelism"):
+    common.visualizer(view)
+    for name in ("use_multiprocessing", "max_queue_size", "early_stopping", "model_parallelism"):
         view.ignore(name, common.GPU_ONLY)
     view.unsupported("resume_from_model", "resume continues from RESULTS_DIR/checkpoints/latest.pth (train.resume)")
     view.map("rpn_min_overlap", "model.rpn_negative_overlap", float)

@@ -102,7 +102,8 @@ def training_config(mapper, view, pretrained_key, schedules=()):
     common.optimizer(view.sub("optimizer"))
     view.ignore_unless("enable_qat", (False,), "QAT is not implemented yet; export --data_type int8 calibrates")
     view.ignore("cost_scaling", "mixed precision uses PyTorch's own loss scaling (train.amp, CUDA only)")
-    for name in ("max_queue_size", "use_multiprocessing", "visualizer", "early_stopping", "model_parallelism"):
+    common.visualizer(view)
+    for name in ("max_queue_size", "use_multiprocessing", "early_stopping", "model_parallelism"):
         view.ignore(name, common.GPU_ONLY)
     view.unsupported("resume_model_path", "resume continues from RESULTS_DIR/checkpoints/latest.pth (train.resume)")
 

@@ -86,6 +86,7 @@ def tf1(mapper):
             scheduler.unsupported(name, f"schedule {name!r}: ours maps cosine_decay (and a constant rate)")
     common.regularizer(train.sub("regularizer"))
     common.optimizer(train.sub("optimizer"))
-    for name in ("log_summary_steps", "visualizer", "data_options", "weight", "use_xla", "use_amp",
+    common.visualizer(train)
+    for name in ("log_summary_steps", "data_options", "weight", "use_xla", "use_amp",
                  "max_queue_size", "n_workers", "use_multiprocessing"):
         train.ignore(name, common.GPU_ONLY)
