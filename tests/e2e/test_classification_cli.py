@@ -397,3 +397,46 @@ def test_prune_to_a_macs_target_with_taylor_scores_and_the_sensitivity_table(tra
     out = run_tao("classification", "prune", "-m", best, "-o", tmp_path / "x.pth", "--target_macs_ratio", "0.001",
                   check=False)
     assert out.returncode == 2 and "cannot be met" in out.stdout and "lower -nf" in out.stdout
+
+
+def test_qat_retrain_exports_its_qdq_graph_without_calibration(trained, tiny_spec, tiny_data, tmp_path):
+    results, _ = trained
+    pruned = tmp_path / "pruned.pth"
+    run_tao("classification", "prune", "-m", results / "weights/best.pth", "-o", pruned, "-pth", "0.3", "-nf", "8")
+    qat = tmp_path / "qat"
+    out = run_tao("classification", "train", "-e", tiny_spec, "-r", qat, f"model.pruned_model={pruned}",
+                  "model.pretrained=null", "train.num_epochs=2", "train.enable_qat=true").stdout
+    assert "QAT: fake INT8 quantization" in out and "uint8 activations" in out
+    best = qat / "weights" / "best.pth"
+    assert read_checkpoint(best)["info"].network["qat"] == {"activations": "uint8"}
+    # the checkpoint evaluates as the INT8 model it simulates
+    run_tao("classification", "evaluate", "-e", tiny_spec, "-m", best, "-r", tmp_path / "eval_pth")
+    simulated = json.loads((tmp_path / "eval_pth" / "evaluation.json").read_text())
+
+    onnx_path = tmp_path / "export" / "qat.onnx"
+    out = run_tao("classification", "export", "-m", best, "-o", onnx_path, "--data_type", "int8", "-e", tiny_spec,
+                  "--batches", "2", "--batch_size", "4").stdout
+    assert "the trained scales, no calibration" in out and "images get the PyTorch QAT model's top-1 class" in out
+    graph = onnx.load(str(onnx_path)).graph
+    assert sum(n.op_type == "QuantizeLinear" for n in graph.node) > 5
+    assert not (tmp_path / "export" / "qat_fp32.onnx").exists()
+    assert json.loads((tmp_path / "export" / "qat.onnx.json").read_text())["data_type"] == "int8"
+    run_tao("classification", "evaluate", "-e", tiny_spec, "-m", onnx_path, "-r", tmp_path / "eval_onnx")
+    deployed = json.loads((tmp_path / "eval_onnx" / "evaluation.json").read_text())
+    assert deployed["model_kind"] == "onnx-int8" and deployed["num_images"] == 18
+    assert abs(deployed["top1"] - simulated["top1"]) <= 2 / 18  # ORT's integer kernels: what QAT simulated
+
+    refused = {
+        "fp32 export": (["export", "-m", best, "-o", tmp_path / "x.onnx"], "export it with --data_type int8"),
+        "a cache": (["export", "-m", best, "-o", tmp_path / "y.onnx", "--data_type", "int8", "--cal_cache_file",
+                     tmp_path / "c.bin"], "needs no calibration cache"),
+        "another target": (["export", "-m", best, "-o", tmp_path / "z.onnx", "--data_type", "int8", "-e", tiny_spec,
+                            "export.int8_target=tensorrt"], "learned uint8 ones"),
+        "pruning it": (["prune", "-m", best, "-o", tmp_path / "p.pth"], "prune the float model it was trained from"),
+    }
+    for what, (args, message) in refused.items():
+        result = run_tao("classification", *args, check=False)
+        assert result.returncode == 2 and message in result.stdout and "Traceback" not in result.stdout, what
+    result = run_tao("deploy", "classification", "gen_trt_engine", "-m", onnx_path, "--data_type", "int8",
+                     check=False)
+    assert result.returncode == 2 and "TensorRT takes symmetric int8 only" in result.stdout

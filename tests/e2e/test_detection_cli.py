@@ -294,3 +294,12 @@ def test_yolo_v4_shares_the_workflow(detection_run, tmp_path, task):
     run_tao("deploy", task, "evaluate", "-e", spec, "-m", tmp_path / "q.onnx", "-r", tmp_path / "deploy",
             f"dataset.index={index}")
     assert json.loads((tmp_path / "deploy" / "evaluation.json").read_text())["mAP"] == results["onnx-int8"]["mAP"]
+    if task == "yolo_v4_tiny":  # QAT on the pruned detector: its Q/DQ graph evaluated like any other
+        run_tao(task, "train", "-e", spec, "-r", tmp_path / "qat", f"dataset.index={index}", *overrides,
+                f"model.pruned_model={tmp_path / 'pruned.pth'}", "train.enable_qat=true")
+        out = run_tao(task, "export", "-m", tmp_path / "qat" / "weights" / "best.pth", "-o", tmp_path / "qat.onnx",
+                      "--data_type", "int8", f"dataset.index={index}", "-e", spec).stdout
+        assert "no calibration" in out and "confident-output IoU with the PyTorch QAT model" in out
+        run_tao(task, "evaluate", "-e", spec, "-m", tmp_path / "qat.onnx", "-r", tmp_path / "qat_eval",
+                f"dataset.index={index}")
+        assert json.loads((tmp_path / "qat_eval" / "evaluation.json").read_text())["model_kind"] == "onnx-int8"

@@ -273,6 +273,10 @@ def test_retinanet_spec_maps_to_ours(mounted):
     assert spec.evaluate.ap_mode == "sample" and spec.dataset.val[0].label_dir == str(mounted / "data/val/label")
     assert spec.dataset.augmentation.hue == pytest.approx(0.05) and spec.dataset.augmentation.saturation == 0.5
     assert (spec.train.optimizer.name, spec.train.optimizer.lr, spec.train.optimizer.weight_decay) == ("sgd", 0.015, 2e-5)
+    assert spec.train.enable_qat is False
+    qat = mounted / "retinanet_qat.txt"  # TAO's QAT switch turns on ours
+    qat.write_text((FIXTURES / "retinanet_train.txt").read_text().replace("enable_qat: False", "enable_qat: True"))
+    assert load_spec(RetinaNetSpec, qat).train.enable_qat is True
 
 
 def test_yolo_v4_spec_maps_to_ours(mounted):

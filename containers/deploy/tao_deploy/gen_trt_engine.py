@@ -9,7 +9,7 @@ from tao_inference.errors import UserError
 from tao_inference.spec import load_spec
 from tao_inference.status import run_status
 
-from .tensorrt_engine import EngineSettings, build_engine, is_qdq
+from .tensorrt_engine import EngineSettings, asymmetric_activations, build_engine, is_qdq
 
 
 def add_arguments(p):
@@ -73,6 +73,11 @@ def resolve(task, args):
         raise UserError(f"-m {onnx_path} is exported at a fixed batch of {fixed} (its graph runs its postprocessing "
                         f"per traced image): set --min_batch_size, --opt_batch_size and --max_batch_size to {fixed} "
                         "(gen_trt_engine.tensorrt.*_batch_size); larger batches run image by image")
+    if data_type == "int8" and is_qdq(onnx_path) and asymmetric_activations(onnx_path):
+        raise UserError(f"-m {onnx_path} quantizes activations as uint8 (export.int8_target: onnxruntime, ONNX Runtime's "
+                        "fast CPU path); TensorRT takes symmetric int8 only: export again with "
+                        "export.int8_target=tensorrt (a QAT model: retrain with it), or build from the FP32 model with "
+                        "--cal_image_dir")
     engine = Path(_first(args.engine_file, section.trt_engine) or onnx_path.with_name(f"{onnx_path.stem}.{data_type}.engine"))
     batches = None
     if data_type == "int8" and not is_qdq(onnx_path) and not (settings.cal_cache and settings.cal_cache.is_file()):

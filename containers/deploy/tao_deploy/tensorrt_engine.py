@@ -55,6 +55,19 @@ def is_qdq(onnx_path):
     return any(node.op_type in ("QuantizeLinear", "DequantizeLinear") for node in model.graph.node)
 
 
+def asymmetric_activations(onnx_path):
+    """Whether a Q/DQ graph quantizes activations as uint8 (export.int8_target=onnxruntime): TensorRT's explicit
+    quantization takes only int8 with zero point 0."""
+    import onnx
+
+    model = onnx.load(str(onnx_path), load_external_data=False)
+    points = {init.name: init.data_type for init in model.graph.initializer}
+    points.update({node.output[0]: node.attribute[0].t.data_type for node in model.graph.node
+                   if node.op_type == "Constant" and node.attribute and node.attribute[0].HasField("t")})
+    return any(len(node.input) > 2 and points.get(node.input[2]) == onnx.TensorProto.UINT8
+               for node in model.graph.node if node.op_type == "QuantizeLinear")
+
+
 @dataclass
 class EngineSettings:
     data_type: str = "fp32"

@@ -53,6 +53,9 @@ class TrainSpec:
     resume: bool = spec_field(True, help="continue from checkpoints/latest.pth in the results dir")
     freeze_backbone_epochs: int = spec_field(0, min=0, help="train only the head for the first N epochs")
     distillation: DistillationSpec = spec_field(DistillationSpec)
+    enable_qat: bool = spec_field(False, help="quantization-aware training (TAO's key): fake INT8 quantization in the "
+                                              "forward, per export.int8_target; export writes its Q/DQ graph, no "
+                                              "calibration. Typically on the retrain of a pruned model")
     tensorboard: bool = spec_field(True, help="event files under RESULTS_DIR/tensorboard: losses, lr, validation "
                                               "metrics, annotated validation images (detection, segmentation)")
     tensorboard_images: int = spec_field(3, min=0, max=32, help="validation images drawn per epoch in TensorBoard")

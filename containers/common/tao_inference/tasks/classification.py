@@ -103,7 +103,8 @@ def calibration_paths(spec, cal_dir):
     return split_images(spec, "train")
 
 
-def agreement(spec, info, fp32_outputs, int8_outputs):
-    """How often the INT8 model's top-1 class is the FP32 model's, over the calibration batches."""
+def agreement(spec, info, fp32_outputs, int8_outputs, reference="FP32"):
+    """How often the INT8 model's top-1 class is the `reference` model's (FP32, or the PyTorch QAT model), over the
+    calibration batches."""
     same = [np.argmax(a[0], 1) == np.argmax(b[0], 1) for a, b in zip(fp32_outputs, int8_outputs)]
-    return float(np.concatenate(same).mean()), "of the calibration images get FP32's top-1 class"
+    return float(np.concatenate(same).mean()), f"of the calibration images get {reference}'s top-1 class"

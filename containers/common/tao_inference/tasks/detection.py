@@ -184,8 +184,9 @@ def calibration_paths(spec, cal_dir):
     return [Path(sample["image"]) for sample in load_index(spec)["train"]]
 
 
-def agreement(spec, info, fp32_outputs, int8_outputs):
-    """IoU of the positions (cells or anchors, per class) where the FP32 and the INT8 model are confident."""
+def agreement(spec, info, fp32_outputs, int8_outputs, reference="FP32"):
+    """IoU of the positions (cells or anchors, per class) where the `reference` (FP32, or the PyTorch QAT model)
+    and the INT8 model are confident."""
     network = networks.get(info.task)
     threshold = network.confidence_threshold(spec)
     both = either = 0
@@ -193,4 +194,4 @@ def agreement(spec, info, fp32_outputs, int8_outputs):
         fp32, int8 = network.confidence(a) > threshold, network.confidence(b) > threshold
         both += int((fp32 & int8).sum())
         either += int((fp32 | int8).sum())
-    return (both / either if either else 1.0), "confident-output IoU with FP32"
+    return (both / either if either else 1.0), f"confident-output IoU with {reference}"

@@ -162,7 +162,8 @@ def calibration_paths(spec, cal_dir):
     return split_images(spec, "train")
 
 
-def agreement(spec, info, fp32_outputs, int8_outputs):
-    """How many pixels the INT8 model gives FP32's class, over the calibration batches."""
+def agreement(spec, info, fp32_outputs, int8_outputs, reference="FP32"):
+    """How many pixels the INT8 model gives the `reference` model's class (FP32, or the PyTorch QAT model), over
+    the calibration batches."""
     same = [np.argmax(a[0], 1) == np.argmax(b[0], 1) for a, b in zip(fp32_outputs, int8_outputs)]
-    return float(np.mean(np.concatenate([s.ravel() for s in same]))), "of the calibration pixels get FP32's class"
+    return float(np.mean(np.concatenate([s.ravel() for s in same]))), f"of the calibration pixels get {reference}'s class"

@@ -20,6 +20,7 @@ from rich.console import Console
 from tao_inference.contract import ModelInfo
 from tao_inference.errors import UserError
 from tao_inference.fileio import atomic_path
+from .qat import QuantizationAware, prepare
 
 FORMAT = "tao_cv.checkpoint/1"
 TRUST_ENV = "TAO_TRUST_CHECKPOINTS"
@@ -30,7 +31,9 @@ def save_checkpoint(path, model, info, **state):
     if info.pruned:
         from ..prune import layer_widths
 
-        info = info.replace(network={**info.network, "layer_widths": layer_widths(model)})
+        # a QAT network's widths are its float network's (the one the checkpoint is rebuilt from)
+        widths = layer_widths(model.float_model if isinstance(model, QuantizationAware) else model)
+        info = info.replace(network={**info.network, "layer_widths": widths})
     payload = {"format": FORMAT, "meta": info.to_dict(), "state_dict": model.state_dict(), **state}
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)
@@ -75,8 +78,8 @@ def read_checkpoint(path):
 
 
 def model_from_checkpoint(payload, rebuild):
-    """The network in `payload` with its weights: `rebuild(info)` (registry) with its recorded prunes replayed,
-    or, for a trusted 0.1.0 file, the module it stored."""
+    """The network in `payload` with its weights: `rebuild(info)` (registry) with its recorded prunes replayed and,
+    for a QAT checkpoint, its fake quantization inserted again; or, for a trusted 0.1.0 file, the module it stored."""
     from ..prune import replay_pruning
 
     info = payload["info"]
@@ -85,6 +88,8 @@ def model_from_checkpoint(payload, rebuild):
         model = rebuild(info)
         if info.network.get("layer_widths"):
             replay_pruning(model, info.network["layer_widths"], torch.zeros(1, 3, info.input_height, info.input_width))
+        if info.network.get("qat"):
+            model = prepare(model, info, info.network["qat"]["activations"])
     try:
         model.load_state_dict(payload["state_dict"])
     except RuntimeError as exc:

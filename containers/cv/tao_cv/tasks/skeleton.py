@@ -22,7 +22,7 @@ from tao_inference.fileio import exclusive_run, refuse_overwriting_inputs, write
 from tao_inference.spec import dump_spec, load_spec
 from tao_inference.plots import plot_sensitivity
 from tao_inference.status import run_status
-from ..engine import distributed
+from ..engine import distributed, qat
 from ..engine.checkpoint import model_from_checkpoint, read_checkpoint, save_checkpoint
 from ..engine.device import pick_device
 from ..engine.distillation import Distillation
@@ -102,6 +102,10 @@ def _train(adapter, spec, results_dir):
         data = adapter.read_data(spec)
         torch.manual_seed(spec.train.seed)  # a new head's initialization is part of the run's seed
         model, info = initial_model(adapter, spec, data.class_names)
+        heads = adapter.trained_heads(model)
+        if spec.train.enable_qat:
+            model, info = quantization_aware(adapter, spec, model, info)
+            heads = [f"network.{name}" for name in heads]  # the traced graph keeps the module paths
         device = pick_device(spec.train.device)
         train_set, collate = adapter.train_dataset(spec, info, data.train)
         train_loader = make_train_loader(train_set, spec.train.batch_size, spec.dataset.num_workers, spec.train.seed,
@@ -124,9 +128,24 @@ def _train(adapter, spec, results_dir):
 
         return fit(model, train_loader=train_loader, validate=validate, loss_fn=adapter.loss(spec, info, model),
                    spec=spec.train, results_dir=results_dir, info=info, monitor=adapter.monitor, status=status,
-                   heads=adapter.trained_heads(model), distillation=teacher_of(adapter, spec, info, model),
+                   heads=heads, distillation=teacher_of(adapter, spec, info, model),
                    forward_takes_targets=adapter.forward_takes_targets,
                    preview=preview if hasattr(kind, "preview") and spec.train.tensorboard_images else None)
+
+
+def quantization_aware(adapter, spec, model, info):
+    """train.enable_qat: the network with fake quantization of export.int8_target's activation type, and the info
+    its checkpoints carry (they are rebuilt with it)."""
+    if not adapter.int8_export:
+        raise UserError(f"train.enable_qat: INT8 of {adapter.name} is not supported yet; train without QAT (TensorRT "
+                        f"builds FP16 from the FP32 export)")
+    activations = qat.ACTIVATION_TYPES[spec.export.int8_target]
+    info = info.replace(network={**info.network, "qat": {"activations": activations}})
+    model = qat.prepare(model, info, activations)
+    console.print(f"QAT: fake INT8 quantization in the forward ({activations} activations for "
+                  f"export.int8_target={spec.export.int8_target}, int8 per-channel weights); export --data_type int8 "
+                  "writes its Q/DQ graph with these scales, no calibration")
+    return model, info
 
 
 def teacher_of(adapter, spec, info, student):
@@ -166,6 +185,9 @@ def prune(adapter, args):
     refuse_overwriting_inputs([output], [args.model], "-o")
     with run_status(output.parent, "pruning") as status:
         payload = read_task_checkpoint(adapter, args.model)
+        if payload["info"].network.get("qat"):
+            raise UserError(f"{args.model} was trained with QAT (train.enable_qat); prune the float model it was "
+                            "trained from, then retrain the pruned model with train.enable_qat=true")
         model = model_from_checkpoint(payload, adapter.rebuild).eval()
         info = payload["info"]
         hw = (info.input_height, info.input_width)
@@ -380,7 +402,10 @@ def export(adapter, args):
 
         options = dict(input_hw=(info.input_height, info.input_width), output_names=names, opset=spec.export.opset,
                        tolerance=spec.export.check_tolerance, batch=batch)
-        if args.data_type == "fp32":
+        if info.network.get("qat"):
+            contract = contract_of("int8")
+            status.kpi = export_qat(adapter, args, spec, model, info, output, contract, options)
+        elif args.data_type == "fp32":
             contract = contract_of("fp32")
             diff = export_onnx(model, output, contract, **options)
             console.print(f"ONNX (fp32, opset {spec.export.opset}) → {output}  (max |ORT - PyTorch| = {diff:.1e}); "
@@ -405,6 +430,34 @@ def export(adapter, args):
                 console.print(f"TensorRT calibration cache ({len(amax)} tensors) → {args.cal_cache_file}")
             status.kpi = {"int8_agreement": agreement, "fp32_first_last": fp32_ends}
         deployment_files(args, spec, output, info, contract)
+
+
+def export_qat(adapter, args, spec, model, info, output, contract, options):
+    """A QAT checkpoint's Q/DQ ONNX: its learned scales, no calibration; its agreement with the PyTorch QAT model
+    is measured on `export.cal_batches` of the training images (or --cal_image_dir)."""
+    activations = info.network["qat"]["activations"]
+    if args.data_type != "int8":
+        raise UserError(f"{args.model} was trained with QAT: export it with --data_type int8 (its Q/DQ graph, no "
+                        "calibration); for an FP32 model, export the checkpoint it was retrained from")
+    if qat.ACTIVATION_TYPES[spec.export.int8_target] != activations:
+        raise UserError(f"export.int8_target={spec.export.int8_target} wants "
+                        f"{qat.ACTIVATION_TYPES[spec.export.int8_target]} activations, but {args.model} learned "
+                        f"{activations} ones (export.int8_target when it was trained): set it back, or retrain")
+    if args.cal_cache_file:
+        raise UserError("--cal_cache_file: a QAT model needs no calibration cache; TensorRT builds INT8 from its Q/DQ "
+                        "ONNX (`tao deploy ... gen_trt_engine --data_type int8`)")
+    network = qat.export_network(model)
+    diff = export_onnx(network, output, contract, **{**options, "tolerance": None})
+    batches = calibration_batches(adapter.inference.kind, spec, info, args.cal_image_dir,
+                                  args.batches or spec.export.cal_batches, args.batch_size or spec.export.cal_batch_size)
+    with torch.no_grad():
+        reference = [[t.numpy() for t in _as_tuple(network(torch.from_numpy(b)))] for b in batches]
+    agreement, measure = adapter.inference.kind.agreement(spec, info, reference, _onnx_outputs(output, batches),
+                                                          reference="the PyTorch QAT model")
+    console.print(f"QAT INT8 Q/DQ → {output} (the trained scales, no calibration; max |ORT - PyTorch QAT| = "
+                  f"{diff:.1e}): {agreement:.1%} {measure} ({sum(len(b) for b in batches)} images from "
+                  f"{args.cal_image_dir or 'the training split'})")
+    return {"qat": True, "int8_agreement": agreement}
 
 
 def deployment_files(args, spec, output, info, contract):

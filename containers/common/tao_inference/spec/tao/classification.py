@@ -35,7 +35,7 @@ def tf1(mapper):
     train.map("random_seed", "train.seed", int)
     train.map("checkpoint_interval", "train.checkpoint_interval", int)
     train.ignore_unless("mixup_alpha", (0, 0.0), "mixup is not implemented")
-    train.ignore_unless("enable_qat", (False,), "QAT is not implemented yet; export --data_type int8 calibrates")
+    train.map("enable_qat", "train.enable_qat", bool)
     train.ignore("preprocess_mode", "images are normalized with the backbone's mean/std (dataset.mean/std override "
                                     "it); the exported model records them")
     train.ignore("enable_center_crop", "evaluation resizes the whole image to dataset.image_size")

@@ -87,7 +87,7 @@ def _training(mapper, view):
     view.map("checkpoint_interval", "train.checkpoint_interval", int)
     common.pretrained(view, "pretrained_weights")
     view.ignore_unless("enable_augmentation", (True,), "the spec's augmentation always applies in training")
-    view.ignore_unless("enable_qat", (False,), "QAT is not implemented yet; export --data_type int8 calibrates")
+    view.map("enable_qat", "train.enable_qat", bool)
     view.ignore("output_model", "weights go to RESULTS_DIR/weights (best.pth, last.pth)")
     common.visualizer(view)
     for name in ("use_multiprocessing", "max_queue_size", "early_stopping", "model_parallelism"):

@@ -100,7 +100,7 @@ def training_config(mapper, view, pretrained_key, schedules=()):
             schedule.unsupported(name, f"schedule {name!r}: ours maps soft_start_annealing_schedule")
     common.regularizer(view.sub("regularizer"))
     common.optimizer(view.sub("optimizer"))
-    view.ignore_unless("enable_qat", (False,), "QAT is not implemented yet; export --data_type int8 calibrates")
+    view.map("enable_qat", "train.enable_qat", bool)
     view.ignore("cost_scaling", "mixed precision uses PyTorch's own loss scaling (train.amp, CUDA only)")
     common.visualizer(view)
     for name in ("max_queue_size", "use_multiprocessing", "early_stopping", "model_parallelism"):

@@ -22,7 +22,7 @@ def tf1(mapper):
         model.ignore(name, "our encoders are the registered backbones (or vanilla_unet) as built")
     model.ignore_unless("freeze_blocks", (0, [0]), "freezing blocks is not implemented; "
                                                   "train.freeze_backbone_epochs freezes the whole backbone")
-    model.ignore_unless("enable_qat", (False,), "QAT is not implemented yet; export --data_type int8 calibrates")
+    model.map("enable_qat", "train.enable_qat", bool)
     model.sub("training_precision").ignore("backend_floatx", "mixed precision is train.amp (CUDA only)")
 
     data = top.sub("dataset_config")
