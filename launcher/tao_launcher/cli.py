@@ -19,6 +19,8 @@ def _overview():
              "usage: tao [--runtime {auto,docker,local}] [model|deploy|dataset] <task> <subcommand> [args]",
              "       (tao <task> ... is short for tao model <task> ...)",
              "       tao info | tao list | tao stop (--container_id ID ... | --all)",
+             "       tao pipeline -e pipeline.yaml [-r RESULTS_DIR] [--from STEP] [key=value ...]  (train -> prune ->",
+             "                    retrain -> export -> INT8 -> benchmark -> report, resumable; tao pipeline --help)",
              "       tao <group> --help | tao <task> --help | tao <task> <subcommand> --help"]
     for group in GROUPS:
         lines += ["", _group_help(group, indent="  ")]
@@ -206,6 +208,10 @@ def _dispatch(options, rest, group="model"):
         return list_containers()
     if command == "stop":
         return stop_containers(rest[1:])
+    if command == "pipeline":
+        from .pipeline import run
+
+        return run(rest[1:], options.runtime)
     if command not in tasks:
         print(f"error: unknown task '{command}' in `tao {group}`; tasks: {', '.join(tasks)} (tao {group} --help "
               "lists them)", file=sys.stderr)

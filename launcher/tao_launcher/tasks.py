@@ -24,6 +24,7 @@ DETECTION_SUBCOMMANDS = {
     "prune": "TAO-style threshold pruning (output heads kept): -m MODEL -o OUT [-pth 0.1] ...",
     "export": "ONNX export with the decoding contract, optional INT8: -m MODEL -o OUT.onnx [--data_type int8]",
     "benchmark": "One table across formats (.pth, ONNX FP32/INT8): metric, size, latency b1/bN: -e SPEC -m M1 -m M2",
+    "report": "The page of a `tao pipeline` run: report.html + report.md: -r RESULTS_DIR",
     "generate_sample": "Write a small synthetic KITTI detection dataset: -o DIR",
 }
 
@@ -50,6 +51,7 @@ MODEL_TASKS = {
                 "prune": "TAO-style threshold pruning: -m MODEL -o OUT [-pth 0.1] [-n max|L2] [-eq union] ...",
                 "export": "ONNX export, optional INT8 calibration: -m MODEL -o OUT.onnx [--data_type int8] ...",
                 "benchmark": "One table across formats (.pth, ONNX FP32/INT8): metric, size, latency: -e SPEC -m M1 -m M2",
+                "report": "The page of a `tao pipeline` run: report.html + report.md: -r RESULTS_DIR",
                 "generate_sample": "Write a small synthetic dataset for demos and tests: -o DIR",
             },
         ),
@@ -99,6 +101,7 @@ MODEL_TASKS = {
                 "prune": "TAO-style threshold pruning (the output head kept): -m MODEL -o OUT [-pth 0.1] ...",
                 "export": "ONNX export with the contract, optional INT8: -m MODEL -o OUT.onnx [--data_type int8]",
                 "benchmark": "One table across formats (.pth, ONNX FP32/INT8): mIoU, size, latency: -e SPEC -m M1 -m M2",
+                "report": "The page of a `tao pipeline` run: report.html + report.md: -r RESULTS_DIR",
                 "generate_sample": "Write a small synthetic segmentation dataset (images + masks): -o DIR",
             },
         ),
@@ -115,6 +118,7 @@ MODEL_TASKS = {
                 "prune": "TAO-style threshold pruning of the backbone and FPN (heads kept): -m MODEL -o OUT [-pth 0.1]",
                 "export": "ONNX export (postprocessing in the graph, batch 1) with the contract: -m MODEL -o OUT.onnx",
                 "benchmark": "One table across formats (.pth, ONNX): mask AP, size, latency: -e SPEC -m M1 -m M2",
+                "report": "The page of a `tao pipeline` run: report.html + report.md: -r RESULTS_DIR",
                 "generate_sample": "Write a small synthetic COCO instance dataset (shapes with masks): -o DIR",
             },
         ),

@@ -137,6 +137,16 @@ def add_subcommands(subparsers, task, open_model, model_kinds):
     p.set_defaults(run=lambda args: inference(task, args, open_model), model_kinds=model_kinds)
 
 
+def add_report(subparsers):
+    """`report -r RESULTS_DIR`: the page of a `tao pipeline` run (tao_inference/report.py)."""
+    from .report import write_report
+
+    p = subparsers.add_parser("report", help="report.html + report.md of a `tao pipeline` results dir")
+    p.add_argument("-r", "--results_dir", required=True, help="the pipeline's RESULTS_DIR")
+    p.set_defaults(run=lambda args: write_report(args.results_dir, console))
+    return p
+
+
 ALLOW_UNMAPPED_FLAG = "--allow_unmapped"  # any subcommand with -e: run a TAO spec without the keys it cannot map
 
 

@@ -1,12 +1,12 @@
 """Model cost figures: parameters, MACs (every convolution counted), ONNX Runtime latency, and the CPU it ran on."""
 
-import platform
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
+
+from tao_inference.environment import cpu_summary  # noqa: F401  (the benchmarks' import)
 
 
 def count_params(model):
@@ -26,17 +26,6 @@ def count_macs(model, image_size, device="cpu"):
     return counter.get_total_flops() // 2
 
 
-def cpu_summary(cpuinfo=Path("/proc/cpuinfo")):
-    """The CPU that latencies were measured on, and its INT8 dot-product instructions: ONNX Runtime's INT8 kernels
-    gain far more from VNNI than FP32 does (a pruned ResNet-18's INT8 over FP32: 1.56x with AVX2 alone, 2.07x with
-    AVX512-VNNI), so INT8-over-FP32 ratios are only comparable between machines with the same answer here."""
-    text = cpuinfo.read_text() if cpuinfo.exists() else ""
-    fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
-    fields = {key.strip(): value.strip() for key, value in fields.items()}
-    flags = set(fields.get("flags", "").split())
-    vnni = sorted(flags & {"avx512_vnni", "avx_vnni", "amx_int8"})
-    return {"model": fields.get("model name") or platform.processor() or platform.machine(),
-            "int8_dot_product": ", ".join(vnni) or ("none (AVX2: vpmaddubsw)" if "avx2" in flags else "unknown")}
 
 
 def ort_latencies_ms(onnx_paths, image_size, batch_size, rounds=5, runs_per_round=10, warmup=2):

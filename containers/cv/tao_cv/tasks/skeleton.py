@@ -496,6 +496,7 @@ def build_parser(adapter, prog=None):
     add_prune_parser(sub, bind(prune))
     add_export_parser(sub, bind(export))
     commands.add_benchmark(sub, adapter.inference, model_opener(adapter), kinds)
+    commands.add_report(sub)
     p = sub.add_parser("generate_sample", help="write a small SYNTHETIC dataset for demos and tests")
     adapter.add_generate_arguments(p)
     p.set_defaults(run=adapter.generate)
