@@ -103,7 +103,7 @@ def lite0_arm(args, work):
                "lite0_pruned_qat": evaluate(spec, work, "lite0_pruned_qat", qat, int8_mode="qat")}
     ratio = round(report["macs_after"] / report["macs_before"], 3)
     for key in results:
-        if "pruned" in key:
+        if key.startswith("lite0_pruned"):
             results[key]["macs_ratio"] = ratio
     return results
 

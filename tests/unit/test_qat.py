@@ -160,3 +160,21 @@ def test_tensorrt_activations_are_symmetric_int8(tmp_path):
     _steps(uint8, info)
     _onnx(qat.export_network(uint8.eval()), tmp_path / "ort.onnx", (32, 32))
     assert asymmetric_activations(tmp_path / "ort.onnx")
+
+
+def test_a_saturated_relu6_is_dropped_exactly_at_export():
+    """A ReLU6 whose outputs reach 6: its quantizer's top level is 6 give or take float rounding, which the
+    clamp's removal must tolerate (else ONNX Runtime runs the conv in float)."""
+    torch.manual_seed(0)
+    network = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 1), torch.nn.BatchNorm2d(4), torch.nn.ReLU6(),
+                                  torch.nn.Conv2d(4, 2, 1))
+    info = ModelInfo("classification", "tiny", ("a", "b"), 8, 8, (0,) * 3, (1,) * 3)
+    quantized = qat.prepare(network, info, "uint8")
+    for _ in range(5):
+        quantized(torch.randn(4, 3, 8, 8) * 100)  # far beyond 6: the quantizer after ReLU6 sees max 6
+    quantized.eval()
+    exported = qat.export_network(quantized)
+    kinds = [type(m).__name__ for m in exported.modules()]
+    assert "ReLU6" not in kinds and "Hardtanh" not in kinds
+    x = torch.randn(4, 3, 8, 8) * 100
+    assert torch.equal(_outputs(exported, x)[0], _outputs(quantized, x)[0])

@@ -9,7 +9,7 @@ Two edits make the simulated network the one that is deployed (both are FX graph
     output shares its input's quantizer. INT8 kernels requantize a convolution's output straight to the scale
     after its activation, and pad in the quantized domain: what QAT learns is what they compute.
   * export (`export_network`): BN folded into the convolution (exactly what the fused module simulates in eval),
-    then what is exact in the quantized graph dropped: a clamp whose quantizer's range lies inside its bounds, a
+    then what is exact in the quantized graph dropped: a clamp whose bounds its quantizer saturates at anyway, a
     padding's second quantizer (it repeats its input's). ONNX Runtime then fuses every DQ -> Conv -> Q into one
     QLinearConv, as for the calibrated INT8 model.
 The exported graph holds the learned scales as Q/DQ pairs: no calibration step.
@@ -174,19 +174,22 @@ def _clamp_bounds(graph, node):
         node.kwargs.get("max_val", node.args[2] if len(node.args) > 2 else 1.0)
 
 
-def _quantizer_range(module):
+def _saturation_edges(module):
+    """(lowest, highest) input beyond which the quantizer outputs its bottom (top) level: half a step inside its
+    range."""
     scale, zero = float(module.scale.flatten()[0]), int(module.zero_point.flatten()[0])
-    return (module.quant_min - zero) * scale, (module.quant_max - zero) * scale
+    return (module.quant_min - zero + 0.5) * scale, (module.quant_max - zero - 0.5) * scale
 
 
 def _drop_exact(graph):
-    """Remove what the quantizers already do: a clamp whose quantizers' ranges lie inside its bounds, a
+    """Remove what the quantizers already do: a clamp whose bounds lie beyond its quantizers' saturation, a
     padding's repeated quantizer (quantizing an already quantized tensor with its own scale changes nothing)."""
     for node in list(graph.graph.nodes):
         if _is_clamp(graph, node) and node.users and all(_fake_quantize(graph, u) for u in node.users):
             low, high = _clamp_bounds(graph, node)
-            ranges = [_quantizer_range(graph.get_submodule(u.target)) for u in node.users]
-            if all(low <= lo and hi <= high for lo, hi in ranges):
+            edges = [_saturation_edges(graph.get_submodule(u.target)) for u in node.users]
+            # exact when what the clamp cuts off saturates the quantizer anyway: below its bottom edge, above its top
+            if all(low <= bottom and high >= top for bottom, top in edges):
                 node.replace_all_uses_with(node.args[0])
                 graph.graph.erase_node(node)
         elif _fake_quantize(graph, node) and (inner := _padding_of_quantized(graph, node)) is not None \
