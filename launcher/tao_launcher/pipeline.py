@@ -158,11 +158,12 @@ def build_steps(config, results, runtime_name):
     onnx = {"unpruned": r / "export" / "unpruned.onnx"}
     if not qat:
         onnx["pruned"] = r / "export" / "pruned.onnx"
-    onnx[f"pruned_{'qat' if qat else 'int8'}"] = r / "export_int8" / f"pruned_{'qat' if qat else 'int8'}.onnx"
+    int8_name = f"pruned_{'qat' if qat else 'int8'}"
+    if "export_int8" in config["steps"]:  # left out for the networks without an INT8 export (Faster/Mask R-CNN)
+        onnx[int8_name] = r / "export_int8" / f"{int8_name}.onnx"
     exports = [("model", "export", ["-m", best, "-o", onnx["unpruned"]])]
     if not qat:
         exports.append(("model", "export", ["-m", retrained, "-o", onnx["pruned"]]))
-    int8_name = next(key for key in onnx if key.startswith("pruned_") and key != "pruned")
     trt_int8 = config["int8"]["target"] == "tensorrt"
     engines = {name: r / "gen_trt_engine" / f"{name}.engine" for name in onnx if name != int8_name or trt_int8}
     trt_reason = None if runtime_name == "docker" or tensorrt_available() else \
@@ -181,9 +182,9 @@ def build_steps(config, results, runtime_name):
                                                            r / "evaluate_retrained"])],
              inputs=[retrained], outputs=[r / "evaluate_retrained" / "evaluation.json"]),
         Step("export", exports, inputs=[best, retrained], outputs=[onnx["unpruned"], *([onnx["pruned"]] if not qat else [])]),
-        Step("export_int8", [("model", "export", ["-m", retrained, "-o", onnx[int8_name], "--data_type", "int8",
-                                                  "-e", spec, target])],
-             inputs=[retrained], outputs=[onnx[int8_name]]),
+        Step("export_int8", [("model", "export", ["-m", retrained, "-o", r / "export_int8" / f"{int8_name}.onnx",
+                                                  "--data_type", "int8", "-e", spec, target])],
+             inputs=[retrained], outputs=[r / "export_int8" / f"{int8_name}.onnx"]),
         Step("evaluate_deployed", [("model", "evaluate", ["-e", spec, "-m", path, "-r",
                                                           r / "evaluate_deployed" / name]) for name, path in onnx.items()],
              inputs=list(onnx.values()),
