@@ -19,6 +19,12 @@ ORDER = ("detectnet_v2", "retinanet", "yolo_v4", "yolo_v4_tiny", "ssd", "faster_
 STAGES = ("unpruned", "pruned", "int8")
 
 
+def _train_minutes(run):
+    """The training's wall time, or (a run that reused a finished training) the sum of its epochs' train seconds."""
+    seconds = run.get("train_wall_s") or sum(run.get("train_seconds_per_epoch", []))
+    return round(seconds / 60, 1)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tag", required=True)
@@ -52,7 +58,7 @@ def main():
             ms = timed.get((network, stage), {})
             rows.append({"network": network, "stage": stage, "mAP_50": r["mAP_50"], "coco": r["coco_mAP_50_95"],
                          "per_class": r["per_class_AP_50"], "macs": r["macs"], **ms,
-                         "train_min": round(run.get("train_wall_s", 0) / 60, 1) if stage == "unpruned" else None,
+                         "train_min": _train_minutes(run) if stage == "unpruned" else None,
                          "speedup_b1_vs_retinanet": round(base["b1_ms"] / ms["b1_ms"], 2) if base and "b1_ms" in ms else None})
     best_new = max((r for r in rows if r["network"] not in ("retinanet", "detectnet_v2") and r["stage"] == "unpruned"),
                    key=lambda r: r["mAP_50"], default=None)

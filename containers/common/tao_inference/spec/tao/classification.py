@@ -35,7 +35,6 @@ def tf1(mapper):
     train.map("random_seed", "train.seed", int)
     train.map("checkpoint_interval", "train.checkpoint_interval", int)
     train.ignore_unless("mixup_alpha", (0, 0.0), "mixup is not implemented")
-    train.map("enable_qat", "train.enable_qat", bool)
     train.ignore("preprocess_mode", "images are normalized with the backbone's mean/std (dataset.mean/std override "
                                     "it); the exported model records them")
     train.ignore("enable_center_crop", "evaluation resizes the whole image to dataset.image_size")
@@ -48,9 +47,7 @@ def tf1(mapper):
             mapper.put(f"dataset.augmentation.{key}", 0.0, train.full("enable_color_augmentation"))
     else:
         train.ignore("enable_color_augmentation", "colour augmentation is on (dataset.augmentation)")
-    common.visualizer(train)
-    for name in ("model_parallelism", "use_multiprocessing"):
-        train.ignore(name, common.GPU_ONLY)
+    common.training_switches(train, gpu_only=("model_parallelism", "use_multiprocessing"))
     train.map("disable_horizontal_flip", "dataset.augmentation.horizontal_flip", lambda v: 0.0 if v else 0.5)
     common.optimizer(train.sub("optimizer"))
     reg = train.sub("reg_config")

@@ -127,3 +127,11 @@ def visualizer(view):
     for name in shown.names():
         if name not in ("enabled", "num_images"):
             shown.ignore(name, "TensorBoard gets every epoch's metrics and images, and the loss every 10 steps")
+
+
+def training_switches(view, gpu_only=("max_queue_size", "use_multiprocessing", "early_stopping", "model_parallelism")):
+    """What every TF1 network's training_config shares: QAT, TensorBoard, and knobs of TAO's TensorFlow runtime."""
+    view.map("enable_qat", "train.enable_qat", bool)
+    visualizer(view)
+    for name in gpu_only:
+        view.ignore(name, GPU_ONLY)

@@ -87,11 +87,8 @@ def _training(mapper, view):
     view.map("checkpoint_interval", "train.checkpoint_interval", int)
     common.pretrained(view, "pretrained_weights")
     view.ignore_unless("enable_augmentation", (True,), "the spec's augmentation always applies in training")
-    view.map("enable_qat", "train.enable_qat", bool)
     view.ignore("output_model", "weights go to RESULTS_DIR/weights (best.pth, last.pth)")
-    common.visualizer(view)
-    for name in ("use_multiprocessing", "max_queue_size", "early_stopping", "model_parallelism"):
-        view.ignore(name, common.GPU_ONLY)
+    common.training_switches(view)
     view.unsupported("resume_from_model", "resume continues from RESULTS_DIR/checkpoints/latest.pth (train.resume)")
     view.map("rpn_min_overlap", "model.rpn_negative_overlap", float)
     view.map("rpn_max_overlap", "model.rpn_positive_overlap", float)

@@ -100,11 +100,8 @@ def training_config(mapper, view, pretrained_key, schedules=()):
             schedule.unsupported(name, f"schedule {name!r}: ours maps soft_start_annealing_schedule")
     common.regularizer(view.sub("regularizer"))
     common.optimizer(view.sub("optimizer"))
-    view.map("enable_qat", "train.enable_qat", bool)
     view.ignore("cost_scaling", "mixed precision uses PyTorch's own loss scaling (train.amp, CUDA only)")
-    common.visualizer(view)
-    for name in ("max_queue_size", "use_multiprocessing", "early_stopping", "model_parallelism"):
-        view.ignore(name, common.GPU_ONLY)
+    common.training_switches(view)
     view.unsupported("resume_model_path", "resume continues from RESULTS_DIR/checkpoints/latest.pth (train.resume)")
 
 
