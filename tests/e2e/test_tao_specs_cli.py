@@ -49,8 +49,9 @@ def test_convert_a_tao_detectnet_v2_spec_then_train_from_ours(tmp_path):
     run_tao("detectnet_v2", "generate_sample", "-o", workspace / "data", "--count", "8,4,4", "--image_size", "64")
     ours = tmp_path / "ours.yaml"
     out = run_tao("spec", "convert", "-i", FIXTURES / "detectnet_v2_train.txt", "-o", ours, env=env)
-    assert "28 settings" in out.stdout
+    assert "30 settings" in out.stdout  # visualizer's enabled and num_images among them
     text = ours.read_text()
+    assert "tensorboard_images: 2  # TAO: training_config.visualizer.num_images (" in text
     assert "batch_size: 4  # TAO: training_config.batch_size_per_gpu (" in text
     assert "# TAO keys ignored (no effect here):" in text and "Keras/TLT" in text
     shown = run_tao("spec", "show", "-e", ours, "--task", "detectnet_v2", env=env).stdout
