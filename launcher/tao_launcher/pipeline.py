@@ -190,8 +190,8 @@ def build_steps(config, results, runtime_name):
              inputs=list(onnx.values()),
              outputs=[r / "evaluate_deployed" / name / "evaluation.json" for name in onnx]),
         # FP16 engines of the FP32 models; an INT8 engine from the Q/DQ model when its activations are TensorRT's
-        Step("gen_trt_engine", [cmd for name, path in onnx.items() if name != int8_name or trt_int8 for cmd in (
-            ("deploy", "gen_trt_engine", ["-m", path, "--data_type", "int8" if name == int8_name else "fp16",
+        Step("gen_trt_engine", [cmd for name in engines for cmd in (
+            ("deploy", "gen_trt_engine", ["-m", onnx[name], "--data_type", "int8" if name == int8_name else "fp16",
                                           "--engine_file", engines[name], "-r", r / "gen_trt_engine"]),
             ("deploy", "evaluate", ["-e", spec, "-m", engines[name], "-r", r / "gen_trt_engine" / f"evaluate_{name}"]))],
              inputs=list(onnx.values()), outputs=list(engines.values()), skip_reason=trt_reason),
