@@ -217,14 +217,16 @@ def replay_pruning(model, widths, example_input):
     only how many."""
     model.eval()
     graph = tp.DependencyGraph().build_dependency(model, example_inputs=example_input)
-    names = {m: n for n, m in model.named_modules()}
-    roots = [group[0].dep.target.module for group in graph.get_all_groups(root_module_types=PRUNABLE)]
-    for root in roots:
-        current = root.out_channels if isinstance(root, nn.Conv2d) else root.out_features
-        removed = current - widths.get(names[root], current)
+    # Only the layers that were cut, each through its own coupled group (which cuts its partners with it): no
+    # walk over every group — that one grows without bound through YOLOv4's reshaped, concatenated outputs.
+    for name, layer in model.named_modules():
+        if not isinstance(layer, PRUNABLE):
+            continue
+        current = layer.out_channels if isinstance(layer, nn.Conv2d) else layer.out_features
+        removed = current - widths.get(name, current)
         if removed > 0:
-            pruner = graph.get_pruner_of_module(root)
-            graph.get_pruning_group(root, pruner.prune_out_channels, list(range(removed))).prune()
+            pruner = graph.get_pruner_of_module(layer)
+            graph.get_pruning_group(layer, pruner.prune_out_channels, list(range(removed))).prune()
     wrong = sorted(name for name, width in layer_widths(model).items() if widths.get(name, width) != width)
     if wrong:
         raise UserError(f"the checkpoint's recorded layer widths do not fit its network ({', '.join(wrong[:3])}): "
