@@ -13,8 +13,8 @@ Writes benchmarks/results/bccd_<network>.json and prints a markdown table.
       --pretrained imagenet --width 480 --height 368 --epochs 20 --retrain_epochs 5
 
 YOLOv4 / YOLOv4-tiny get their anchors from `tao yolo_v4 kmeans` on the training boxes first; Faster R-CNN (its
-graph is exported at batch 1) is timed at batch 1 only and has no INT8 row (not supported yet). YOLOv4 and Faster
-R-CNN need input sides that are multiples of 32 (e.g. --width 480 --height 352 for all, to compare alike).
+graph is exported at batch 1) is timed at batch 1 only. YOLOv4 and Faster R-CNN need input sides that are multiples
+of 32 (e.g. --width 480 --height 352 for all, to compare alike).
 """
 
 import argparse

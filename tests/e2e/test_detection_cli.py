@@ -2,6 +2,7 @@
 
 import json
 
+import onnx
 import pytest
 import yaml
 
@@ -179,15 +180,17 @@ def test_retinanet_shares_the_workflow(detection_run, tmp_path):
 
 
 def test_faster_rcnn_shares_the_workflow(detection_run, tmp_path):
-    """Faster R-CNN on the same index: train, prune (heads kept) and retrain, export (postprocessing in the graph,
-    batch 1), the ONNX model evaluated in both workers as the checkpoint is."""
+    """Faster R-CNN on the same index: train, prune (heads kept) and retrain, export FP32 and INT8 (postprocessing
+    in the graph, batch 1; INT8 only in the feature layers), the ONNX models evaluated in both workers as the
+    checkpoint is."""
     root, _ = detection_run
     spec = tmp_path / "faster_rcnn.yaml"
     spec.write_text((root / "spec.yaml").read_text().split("postprocessing:")[0].replace(
         "model: {backbone: resnet18}", "model: {backbone: resnet18, fpn_channels: 16, fast_rcnn_mlp_head_dim: 32, "
         "freeze_bn: false, test_detections_per_image: 10, test_score_threshold: 0.0, anchor_sizes: [8, 16, 32, 64, 128]}")
         + "train: {num_epochs: 1, batch_size: 4, optimizer: {name: adamw, lr: 0.001}}\n"
-        + "evaluate: {split: test, batch_size: 4}\ninference: {min_confidence: 0.0}\n")
+        + "evaluate: {split: test, batch_size: 4}\ninference: {min_confidence: 0.0}\n"
+        + "export: {cal_batches: 2, cal_batch_size: 4}\n")
     index = root / "converted" / "index.json"
     run_tao("faster_rcnn", "train", "-e", spec, "-r", tmp_path / "run", f"dataset.index={index}")
     best = tmp_path / "run" / "weights" / "best.pth"
@@ -213,9 +216,23 @@ def test_faster_rcnn_shares_the_workflow(detection_run, tmp_path):
             f"dataset.index={index}")
     deployed = json.loads((tmp_path / "deploy" / "evaluation.json").read_text())
     assert deployed["mAP"] == results["onnx-fp32"]["mAP"]
-    result = run_tao("faster_rcnn", "export", "-m", retrained, "-o", tmp_path / "q.onnx", "--data_type", "int8",
-                     "-e", spec, check=False)
-    assert result.returncode == 2 and "INT8 export of faster_rcnn is not supported yet" in result.stdout
+    out = run_tao("faster_rcnn", "export", "-m", retrained, "-o", tmp_path / "q.onnx", "--data_type", "int8",
+                  f"dataset.index={index}", "-e", spec).stdout
+    assert "8 calibration images" in out and "detection IoU (same class, box IoU >= 0.5) with FP32" in out
+    graph = onnx.load(tmp_path / "q.onnx").graph
+    producer = {output: node.name for node in graph.node for output in node.output}
+    quantized = [producer.get(node.input[0]) for node in graph.node if node.op_type == "QuantizeLinear"]
+    feature_layers = ("/net/backbone/", "/net/rpn/head/", "/net/roi_heads/box_head/", "/net/roi_heads/box_predictor/")
+    outside = [name for name in quantized if not name.startswith(feature_layers)]
+    assert len(quantized) > 20 and len(outside) == 1 and outside[0].startswith("/net/transform/")  # the image
+    assert json.loads((tmp_path / "q.onnx.json").read_text())["data_type"] == "int8"
+    run_tao("faster_rcnn", "evaluate", "-e", spec, "-m", tmp_path / "q.onnx", "-r", tmp_path / "int8",
+            f"dataset.index={index}")
+    run_tao("deploy", "faster_rcnn", "evaluate", "-e", spec, "-m", tmp_path / "q.onnx", "-r", tmp_path / "deploy_int8",
+            f"dataset.index={index}")
+    int8 = json.loads((tmp_path / "int8" / "evaluation.json").read_text())
+    assert int8["model_kind"] == "onnx-int8"
+    assert json.loads((tmp_path / "deploy_int8" / "evaluation.json").read_text())["mAP"] == int8["mAP"]
 
 
 def test_ssd_shares_the_workflow(detection_run, tmp_path):

@@ -1,5 +1,6 @@
 """Each detector's torch-free half, by name: its decoder (raw outputs -> boxes, from the contract's decoder
-parameters and the spec's postprocessing), its ONNX output description, and its confidence map for INT8 agreement.
+parameters and the spec's postprocessing), its ONNX output description, and what INT8 agreement compares: its
+confidence map, or (Faster R-CNN, whose graph outputs detections) its detections matched box to box.
 The training half (model, loss, heads) is the adapter in tao_cv/tasks/."""
 
 from ..errors import UserError

@@ -186,12 +186,18 @@ def calibration_paths(spec, cal_dir):
 
 def agreement(spec, info, fp32_outputs, int8_outputs, reference="FP32"):
     """IoU of the positions (cells or anchors, per class) where the `reference` (FP32, or the PyTorch QAT model)
-    and the INT8 model are confident."""
+    and the INT8 model are confident; for a graph that outputs its detections (Faster R-CNN), IoU of the two
+    models' detections, matched box to box."""
     network = networks.get(info.task)
     threshold = network.confidence_threshold(spec)
+    matched = getattr(network, "matched_detections", None)
     both = either = 0
     for a, b in zip(fp32_outputs, int8_outputs):
-        fp32, int8 = network.confidence(a) > threshold, network.confidence(b) > threshold
-        both += int((fp32 & int8).sum())
-        either += int((fp32 | int8).sum())
-    return (both / either if either else 1.0), f"confident-output IoU with {reference}"
+        if matched:
+            pairs, union = matched(a, b, threshold)
+        else:
+            fp32, int8 = network.confidence(a) > threshold, network.confidence(b) > threshold
+            pairs, union = int((fp32 & int8).sum()), int((fp32 | int8).sum())
+        both, either = both + pairs, either + union
+    measure = "detection IoU (same class, box IoU >= 0.5)" if matched else "confident-output IoU"
+    return (both / either if either else 1.0), f"{measure} with {reference}"

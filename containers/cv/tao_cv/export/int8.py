@@ -48,8 +48,17 @@ def first_and_last_layers(onnx_path, heads=1):
     return sorted({weighted[0], *weighted[-heads:]}) if weighted else []
 
 
+def nodes_of_modules(onnx_path, modules):
+    """Names of the graph's nodes that the named modules (e.g. `net.backbone`) exported: torch.onnx names a node by
+    its module path (/net/backbone/...)."""
+    import onnx
+
+    prefixes = tuple("/" + module.replace(".", "/") + "/" for module in modules)
+    return [n.name for n in onnx.load(str(onnx_path)).graph.node if n.name.startswith(prefixes)]
+
+
 def quantize_qdq(fp32_path, output, batches, input_name, method="minmax", target="onnxruntime", fp32_ends=False,
-                 heads=1):
+                 heads=1, modules=None):
     """Static INT8 Q/DQ quantization with per-channel int8 weights.
 
     target 'onnxruntime': asymmetric uint8 activations (U8S8), the fast path of ORT's x86 CPU kernels;
@@ -58,6 +67,7 @@ def quantize_qdq(fp32_path, output, batches, input_name, method="minmax", target
     in a pruned EfficientNet-Lite0 (77 % -> 98 % top-1 with it FP32: x86 CPUs without VNNI sum u8*s8 pairs into
     saturating int16, and the stem multiplies raw image values by full-range weights), but in ResNet-18 the stem is
     a quarter of the pruned MACs, so keeping it FP32 costs speed (the caller decides, see quantize_checked).
+    modules: quantize only the nodes these modules exported (None: the whole graph).
     """
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
@@ -69,6 +79,7 @@ def quantize_qdq(fp32_path, output, batches, input_name, method="minmax", target
         quantize_static(prepared, str(tmp), ImageBatches(batches, input_name), quant_format=QuantFormat.QDQ,
                         activation_type=QuantType.QInt8 if symmetric else QuantType.QUInt8,
                         weight_type=QuantType.QInt8, per_channel=True, calibrate_method=_method(method),
+                        nodes_to_quantize=nodes_of_modules(prepared, modules) if modules else None,
                         nodes_to_exclude=first_and_last_layers(prepared, heads) if fp32_ends else [],
                         extra_options={"ActivationSymmetric": symmetric, "WeightSymmetric": True})
 

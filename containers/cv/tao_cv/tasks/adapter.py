@@ -32,6 +32,9 @@ class TaskAdapter(ABC):
     # A fixed batch size of the exported graph (None: dynamic), for graphs traced with one loop pass per image.
     export_batch = None
     int8_export = True  # `export --data_type int8` (calibration, Q/DQ, agreement) is supported
+    # The modules whose layers INT8 export quantizes (None: the whole graph). A graph with its postprocessing inside
+    # lists its feature layers, so box decoding, NMS and RoI arithmetic stay FP32.
+    int8_modules = None
 
     @property
     def name(self):

@@ -30,6 +30,7 @@ class MaskRCNNAdapter(TwoStageAdapter, TaskAdapter):
     inference = TASKS["mask_rcnn"]
     monitor = "mask_AP"
     masks = True
+    int8_export = False  # not yet: the INT8 agreement of its masks is not built
     sample_counts = ("--count", "120,24,24", "images in train,val,test")
     sample_image_size = 128
 

@@ -344,13 +344,13 @@ def _print_prune_report(adapter, args, info, report, report_path, spec):
                       "-pth to take the MACs from the wider layers instead.")
 
 
-def calibration_batches(kind, spec, info, cal_dir, batches, batch_size):
+def calibration_batches(adapter, spec, info, cal_dir, batches, batch_size):
     """`batches` x `batch_size` preprocessed images, spread evenly over the folder, else over the spec's training
-    images (deterministic)."""
-    paths = kind.calibration_paths(spec, cal_dir)
+    images (deterministic); in batches of the graph's own size where it is fixed."""
+    paths = adapter.inference.kind.calibration_paths(spec, cal_dir)
     wanted = min(len(paths), batches * batch_size)
     chosen = [paths[i] for i in np.linspace(0, len(paths) - 1, wanted).round().astype(int)]
-    return [images for _, images, _ in preprocess.batches(chosen, info, batch_size)]
+    return [images for _, images, _ in preprocess.batches(chosen, info, adapter.export_batch or batch_size)]
 
 
 def _onnx_outputs(path, batches):
@@ -368,13 +368,14 @@ def quantize_checked(adapter, spec, info, fp32, output, batches, num_outputs):
 
     def quantize(fp32_ends):
         quantize_qdq(fp32, output, batches, INPUT_NAME, export_spec.calibration_method, export_spec.int8_target,
-                     fp32_ends=fp32_ends, heads=num_outputs)
+                     fp32_ends=fp32_ends, heads=num_outputs, modules=adapter.int8_modules)
         return kind.agreement(spec, info, reference, _onnx_outputs(output, batches))
 
     fp32_ends = export_spec.int8_fp32_first_last == "always"
     agreement, measure = quantize(fp32_ends)
     if export_spec.int8_fp32_first_last == "auto" and agreement < export_spec.int8_min_agreement:
-        console.print(f"INT8 with every layer quantized: {agreement:.1%} {measure} (< export.int8_min_agreement "
+        layers = "feature layer" if adapter.int8_modules else "layer"
+        console.print(f"INT8 with every {layers} quantized: {agreement:.1%} {measure} (< export.int8_min_agreement "
                       f"{export_spec.int8_min_agreement:.0%}): re-quantizing with the first conv and the output layers "
                       "kept FP32")
         fp32_ends = True
@@ -412,9 +413,8 @@ def export(adapter, args):
                           f"contract → {output}.json")
             status.kpi = {"max_abs_diff": diff}
         else:
-            kind = adapter.inference.kind
             cal_dir = args.cal_image_dir
-            batches = calibration_batches(kind, spec, info, cal_dir, args.batches or spec.export.cal_batches,
+            batches = calibration_batches(adapter, spec, info, cal_dir, args.batches or spec.export.cal_batches,
                                           args.batch_size or spec.export.cal_batch_size)
             fp32 = output.with_name(output.stem + "_fp32.onnx")
             diff = export_onnx(model, fp32, contract_of("fp32"), **options)
@@ -448,7 +448,7 @@ def export_qat(adapter, args, spec, model, info, output, contract, options):
                         "ONNX (`tao deploy ... gen_trt_engine --data_type int8`)")
     network = qat.export_network(model)
     diff = export_onnx(network, output, contract, **{**options, "tolerance": None})
-    batches = calibration_batches(adapter.inference.kind, spec, info, args.cal_image_dir,
+    batches = calibration_batches(adapter, spec, info, args.cal_image_dir,
                                   args.batches or spec.export.cal_batches, args.batch_size or spec.export.cal_batch_size)
     with torch.no_grad():
         reference = [[t.numpy() for t in _as_tuple(network(torch.from_numpy(b)))] for b in batches]
