@@ -1,7 +1,8 @@
 """The BCCD detector table (issue 22): every network's results of `detection_bccd.py --tag TAG`, with the ONNX
 models of all of them timed again side by side in this one process (round-robin, so load from elsewhere slows all
 alike), at batch 1 and 8 (batch 1 only for graphs exported at a fixed batch: Faster R-CNN). Checks the issue's
-targets against RetinaNet. Writes benchmarks/results/bccd_detectors_<TAG>.json and prints the markdown table.
+targets against RetinaNet FP32 (the first: the fastest model of a new detector, unpruned, pruned or INT8, that
+reaches 0.88 mAP@0.5, at RetinaNet's batch-1 latency or under). Writes benchmarks/results/bccd_detectors_<TAG>.json and prints the markdown table.
 
   .venv/bin/python benchmarks/detection_table.py --tag 480x352
 """
@@ -60,15 +61,20 @@ def main():
                          "per_class": r["per_class_AP_50"], "macs": r["macs"], **ms,
                          "train_min": _train_minutes(run) if stage == "unpruned" else None,
                          "speedup_b1_vs_retinanet": round(base["b1_ms"] / ms["b1_ms"], 2) if base and "b1_ms" in ms else None})
-    best_new = max((r for r in rows if r["network"] not in ("retinanet", "detectnet_v2") and r["stage"] == "unpruned"),
-                   key=lambda r: r["mAP_50"], default=None)
+    new = [r for r in rows if r["network"] not in ("retinanet", "detectnet_v2")]
+    best_new = max((r for r in new if r["stage"] == "unpruned"), key=lambda r: r["mAP_50"], default=None)
+    # the deployable model (unpruned, pruned or INT8) of a new detector that reaches 0.88 fastest
+    fastest_at_target = min((r for r in new if r["mAP_50"] >= 0.88 and "b1_ms" in r), key=lambda r: r["b1_ms"],
+                            default=None)
     retina = next((r for r in rows if r["network"] == "retinanet" and r["stage"] == "unpruned"), None)
     tiny = next((r for r in rows if r["network"] == "yolo_v4_tiny" and r["stage"] == "int8"), None)
     targets = {}
     if best_new and retina:
+        fastest = fastest_at_target and {k: fastest_at_target[k] for k in ("network", "stage", "mAP_50", "b1_ms")}
         targets["best_new_detector"] = {"network": best_new["network"], "mAP_50": best_new["mAP_50"],
                                         "b1_ms": best_new.get("b1_ms"), "retinanet_b1_ms": retina.get("b1_ms"),
-                                        "met": best_new["mAP_50"] >= 0.88 and best_new.get("b1_ms", 1e9) <= retina["b1_ms"]}
+                                        "fastest_model_at_0.88": fastest,
+                                        "met": bool(fastest) and fastest["b1_ms"] <= retina["b1_ms"]}
     if tiny and retina:
         targets["pruned_yolo_v4_tiny_int8"] = {"speedup_b1": tiny["speedup_b1_vs_retinanet"],
                                                "mAP_drop_pt": round(100 * (retina["mAP_50"] - tiny["mAP_50"]), 1),

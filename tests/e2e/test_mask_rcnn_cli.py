@@ -101,7 +101,9 @@ def test_prune_retrain_export_and_deploy(mask_rcnn_run, tmp_path):
     assert report["params_after"] < 0.5 * report["params_before"]  # every group at the -nf floor
     widths = {r["layer"]: r for r in report["layers"]}
     assert widths["net.roi_heads.mask_predictor.mask_fcn_logits"]["after"] == 4  # heads kept: 3 classes + background
-    assert all(r["after"] == r["before"] for n, r in widths.items() if n.startswith(("net.rpn", "net.roi_heads")))
+    assert all(r["after"] == r["before"] for n, r in widths.items()
+               if n.startswith(("net.rpn", "net.roi_heads")) and not n.startswith("net.roi_heads.box_head"))
+    assert widths["net.roi_heads.box_head.fc6"]["after"] < widths["net.roi_heads.box_head.fc6"]["before"]
     run_tao("mask_rcnn", "train", "-e", spec, "-r", tmp_path / "retrain",
             f"model.pruned_model={tmp_path / 'pruned.pth'}", "train.num_epochs=1")
     retrained = tmp_path / "retrain" / "weights" / "best.pth"

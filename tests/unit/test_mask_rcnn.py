@@ -199,7 +199,7 @@ def test_freeze_bn_keeps_the_backbone_statistics_while_training():
     assert not torch.equal(bn.running_mean, before)
 
 
-def test_pruning_cuts_the_backbone_and_fpn_laterals_and_keeps_every_head():
+def test_pruning_cuts_the_backbone_fpn_laterals_and_box_head_and_keeps_the_outputs():
     from tao_cv.prune import cut, keep_counts, plan, score_groups
 
     _, info = _info()
@@ -207,14 +207,19 @@ def test_pruning_cuts_the_backbone_and_fpn_laterals_and_keeps_every_head():
     example = torch.zeros(1, 3, 64, 64)
     before = layer_widths(model)
     scored = score_groups(model, example, heads=ADAPTER.heads(model))
+    hidden = "net.roi_heads.box_head"
     roots = [entry["root"] for entry in scored]
     assert any(r.startswith("net.backbone.body") for r in roots)
-    assert not any(r.startswith(("net.rpn", "net.roi_heads", "net.backbone.fpn.layer_blocks")) for r in roots)
+    assert {r for r in roots if r.startswith(("net.rpn", "net.roi_heads"))} == {
+        "net.roi_heads.box_head.fc6", "net.roi_heads.box_head.fc7"}
+    assert not any(r.startswith("net.backbone.fpn.layer_blocks") for r in roots)
     cut(model, example, scored, keep_counts(plan(scored, threshold=2.0, granularity=8, min_filters=8)))
     after = layer_widths(model)
     assert after["net.backbone.body.0"] < before["net.backbone.body.0"]
     assert after["net.backbone.fpn.inner_blocks.0.0"] < before["net.backbone.fpn.inner_blocks.0.0"]
-    heads = [n for n in before if n.startswith(("net.rpn", "net.roi_heads", "net.backbone.fpn.layer_blocks"))]
+    assert all(after[n] < before[n] for n in ("net.roi_heads.box_head.fc6", "net.roi_heads.box_head.fc7"))
+    heads = [n for n in before if n.startswith(("net.rpn", "net.roi_heads", "net.backbone.fpn.layer_blocks"))
+             and not n.startswith(hidden)]
     assert heads and all(after[n] == before[n] for n in heads)
     with torch.no_grad():
         assert model(torch.randn(1, 3, 64, 64))[3].shape == (1, 5, 28, 28)

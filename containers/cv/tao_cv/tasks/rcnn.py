@@ -60,11 +60,14 @@ class TwoStageAdapter:
                         "train.distillation.teacher")
 
     def heads(self, model):
-        """Never pruned: the RPN and RoI heads whole, and the FPN's output convolutions that feed them — pruning
-        works on the backbone and the FPN's lateral convolutions."""
+        """Never pruned: the RPN (its proposals are detached, so torch-pruning's trace never reaches it), the box (and
+        mask) predictors, the mask head, and the FPN's output convolutions, whose channels every level's RPN and
+        RoIAlign read. Pruning works on the backbone, the FPN's lateral convolutions and the box head's hidden
+        layers (fc6, fc7: at 300 proposals a third of the MACs, which a 0.5x target cannot leave whole)."""
         net = model.net
+        hidden = set(net.roi_heads.box_head.modules())
         return [m for part in (net.rpn, net.roi_heads, net.backbone.fpn.layer_blocks) for m in part.modules()
-                if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear, torch.nn.ConvTranspose2d))]
+                if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear, torch.nn.ConvTranspose2d)) and m not in hidden]
 
     def trained_heads(self, model):
         return ["net.rpn", "net.roi_heads", "net.backbone.fpn"]
