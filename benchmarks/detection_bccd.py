@@ -4,9 +4,10 @@ For one network, all in one run, through the real `tao <network>` CLI:
   1. dataset_convert (VOC -> KITTI + index), train (or reuse a finished training run with --unpruned_run);
   2. export to ONNX and evaluate the ONNX model on test: mAP@0.5 (VOC integrate) per class and overall,
      COCO mAP@[.5:.95];
-  3. TAO-semantic pruning at the smallest -pth whose MACs fall to --target_macs_ratio, retraining, export,
+  3. the unpruned model's INT8 Q/DQ export, evaluated (--add_unpruned_int8: only this, into a finished run's results);
+  4. TAO-semantic pruning at the smallest -pth whose MACs fall to --target_macs_ratio, retraining, export,
      evaluation of the pruned FP32 and its INT8 Q/DQ model;
-  4. ONNX Runtime latency of unpruned / pruned / INT8 at batch 1 and 8, timed side by side.
+  5. ONNX Runtime latency of unpruned / unpruned INT8 / pruned / pruned INT8 at batch 1 and 8, timed side by side.
 Writes benchmarks/results/bccd_<network>.json and prints a markdown table.
 
   .venv/bin/python benchmarks/detection_bccd.py --network detectnet_v2 --backbone efficientnet_lite0 \
@@ -65,6 +66,13 @@ POSTPROCESSING = {  # each network's own section, at the settings mAP is measure
 }
 
 
+def unpruned_int8(network, spec, work, best, index):
+    """The unpruned model's INT8 Q/DQ export (calibrated on the training split), evaluated."""
+    tao(network, "export", "-m", best, "-o", work / "unpruned_int8.onnx", "-e", spec, "--data_type", "int8",
+        f"dataset.index={index}")
+    return evaluate(network, spec, work / "unpruned_int8.onnx", work / "eval_unpruned_int8", index)
+
+
 def model_keys(args):
     """The `model` keys beyond backbone and weights that this run sets."""
     if args.network in ("retinanet", "faster_rcnn"):
@@ -89,6 +97,8 @@ def main():
     parser.add_argument("--fpn_channels", type=int, default=128, help="retinanet: FPN and head width")
     parser.add_argument("--coverage_shape", default="peaked", help="detectnet_v2: model.coverage_shape")
     parser.add_argument("--unpruned_only", action="store_true", help="stop after evaluating the unpruned model")
+    parser.add_argument("--add_unpruned_int8", action="store_true",
+                        help="to a finished run's results file, add only the unpruned model's INT8 row")
     parser.add_argument("--tag", default="", help="suffix of the run's folder and results file (bccd_<network>_<tag>)")
     parser.add_argument("--work", default=str(ROOT / "benchmarks" / "runs"))
     parser.add_argument("--unpruned_run", help="a finished `train` results dir of the same settings: measure from there")
@@ -100,6 +110,15 @@ def main():
     net = ADAPTERS[args.network]
     name = f"bccd_{args.network}" + (f"_{args.tag}" if args.tag else "")
     work = Path(args.work) / name
+    out = ROOT / "benchmarks" / "results" / f"{name}.json"
+    if args.add_unpruned_int8:  # latency: detection_table.py times it with the others
+        result = json.loads(out.read_text())
+        result["unpruned_int8"] = {**unpruned_int8(args.network, work / "spec.yaml", work, work / "unpruned" / "weights"
+                                                   / "best.pth", work / "converted" / "index.json"),
+                                   "macs": result["unpruned"]["macs"]}
+        result["onnx"]["unpruned_int8"] = str(work / "unpruned_int8.onnx")
+        out.write_text(json.dumps(result, indent=2) + "\n")
+        return
     work.mkdir(parents=True, exist_ok=True)
     spec = work / "spec.yaml"
     source = (f"{{format: voc, image_dir: {BCCD / 'JPEGImages'}, label_dir: {BCCD / 'Annotations'}, "
@@ -146,6 +165,9 @@ export: {{cal_batches: 8, cal_batch_size: 8}}
     tao(args.network, "export", "-m", best, "-o", work / "unpruned.onnx", "-e", spec)
     result["unpruned"] = {**evaluate(args.network, spec, work / "unpruned.onnx", work / "eval_unpruned", index),
                           "macs": count_macs(model_from_checkpoint(read_checkpoint(best), net.rebuild), hw)}
+    if net.int8_export:
+        result["unpruned_int8"] = {**unpruned_int8(args.network, spec, work, best, index),
+                                   "macs": result["unpruned"]["macs"]}
     if args.unpruned_only:
         print(json.dumps(result, indent=2))
         return
@@ -162,6 +184,8 @@ export: {{cal_batches: 8, cal_batch_size: 8}}
                         "macs": pruned_macs}
     keys, paths = ["unpruned", "pruned"], [work / "unpruned.onnx", work / "pruned.onnx"]
     if net.int8_export:
+        keys.insert(1, "unpruned_int8")
+        paths.insert(1, work / "unpruned_int8.onnx")
         tao(args.network, "export", "-m", retrained, "-o", work / "pruned_int8.onnx", "-e", spec, "--data_type", "int8",
             f"dataset.index={index}")  # calibrated on the training split
         result["int8"] = {**evaluate(args.network, spec, work / "pruned_int8.onnx", work / "eval_int8", index),
@@ -176,7 +200,6 @@ export: {{cal_batches: 8, cal_batch_size: 8}}
     for key in keys[1:]:
         result[key][f"speedup_{reference[:2]}_vs_unpruned"] = round(result["unpruned"][reference] / result[key][reference], 2)
     result["onnx"] = {key: str(path) for key, path in zip(keys, paths)}  # for detection_table.py's side-by-side timing
-    out = ROOT / "benchmarks" / "results" / f"{name}.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
     print(f"\n| {args.network} | mAP@0.5 | RBC | WBC | Platelets | COCO mAP | MACs | ORT b1 ms | ORT b8 ms |")

@@ -17,7 +17,7 @@ from tao_inference.contract import read_contract
 
 ROOT = Path(__file__).resolve().parents[1]
 ORDER = ("detectnet_v2", "retinanet", "yolo_v4", "yolo_v4_tiny", "ssd", "faster_rcnn")
-STAGES = ("unpruned", "pruned", "int8")
+STAGES = ("unpruned", "unpruned_int8", "pruned", "int8")
 
 
 def _train_minutes(run):
