@@ -216,6 +216,15 @@ def test_faster_rcnn_shares_the_workflow(detection_run, tmp_path):
             f"dataset.index={index}")
     deployed = json.loads((tmp_path / "deploy" / "evaluation.json").read_text())
     assert deployed["mAP"] == results["onnx-fp32"]["mAP"]
+    # a test-time key the spec sets replaces the checkpoint's, in the exported graph as in evaluating the checkpoint
+    out = run_tao("faster_rcnn", "export", "-m", retrained, "-o", tmp_path / "k4.onnx", "-e", spec,
+                  "model.test_detections_per_image=4").stdout
+    assert "model.test_detections_per_image 4 (trained with 10)" in out
+    assert json.loads((tmp_path / "k4.onnx.json").read_text())["outputs"][0]["shape"] == ["batch", 4, 4]
+    for model, kind in ((retrained, "pytorch_k4"), (tmp_path / "k4.onnx", "onnx_k4")):
+        run_tao("faster_rcnn", "evaluate", "-e", spec, "-m", model, "-r", tmp_path / kind, f"dataset.index={index}",
+                "model.test_detections_per_image=4")
+        assert json.loads((tmp_path / kind / "evaluation.json").read_text())["boxes_per_image"] == 4
     out = run_tao("faster_rcnn", "export", "-m", retrained, "-o", tmp_path / "q.onnx", "--data_type", "int8",
                   f"dataset.index={index}", "-e", spec).stdout
     assert "8 calibration images" in out and "detection IoU (same class, box IoU >= 0.5) with FP32" in out

@@ -62,3 +62,23 @@ def test_a_detector_refuses_label_smoothing_naming_the_key(task, tmp_path):
     assert result.returncode == 2 and "Traceback" not in result.stdout
     assert f"train.label_smoothing: 0.1 — {task} does not use this key; remove it from the spec" in result.stdout
     assert ADAPTERS["classification"].unused_keys == {}  # classification smooths its labels
+
+
+def test_the_rcnn_test_time_keys_a_spec_sets_replace_the_checkpoints():
+    from tao_cv.tasks.rcnn import torchvision_settings
+    from tao_inference.spec.loader import load_spec
+
+    adapter = ADAPTERS["faster_rcnn"]
+    schema = adapter.inference.spec_class
+    trained = load_spec(schema, None, ["model.test_nms=0.3"]).model
+    base = INFO["faster_rcnn"]
+    info = base.replace(network={**base.network, "test_detections_per_image": 100,
+                                 "settings": torchvision_settings(trained)})
+    assert adapter.test_time_info(info, load_spec(schema)) is info  # keys at their defaults keep the trained values
+    spec = load_spec(schema, None, ["model.test_rpn_post_nms_topn=100", "model.test_detections_per_image=20"])
+    changed = adapter.test_time_info(info, spec)
+    assert changed.network["settings"]["rpn_post_nms_top_n_test"] == 100
+    assert changed.network["settings"]["box_nms_thresh"] == 0.3 and changed.network["test_detections_per_image"] == 20
+    model = adapter.rebuild(changed).eval()
+    assert model.net.rpn._post_nms_top_n["testing"] == 100 and model.net.roi_heads.detections_per_img == 20
+    assert adapter.contract_outputs(changed)[1][0]["shape"] == ["batch", 20, 4]

@@ -54,7 +54,7 @@ def measure(task, spec, path, open_model, results_dir, batch_size, runs, warmup,
     row = {"model": str(path), "format": Path(path).suffix, "status": "✓", "size MB": None, "metric": None,
            "ms b1": None, "ms bN": None}
     try:
-        predictor = open_model(path)
+        predictor = open_model(path, spec)
         row["size MB"] = round(file_size_mb(path), 2)
         row["format"] = FORMAT_NAMES.get(predictor.kind, predictor.kind) + _where(predictor)
     except (UserError, OSError) as exc:

@@ -35,8 +35,8 @@ def check_task(task_name, info, path):
         raise UserError(f"{path} is a {info.task} model; run it with `tao {info.task} ...`, not `tao {task_name}`")
 
 
-def _open_checked(task, open_model, path):
-    predictor = open_model(path)
+def _open_checked(task, open_model, path, spec):
+    predictor = open_model(path, spec)
     check_task(task.name, predictor.info, path)
     return predictor
 
@@ -55,7 +55,7 @@ def evaluate(task, args, open_model):
     path = _model_path(args, spec.evaluate.checkpoint, args.model_kinds)
     results_dir = results_dir_of(args, path, "evaluate")
     with run_status(results_dir, "evaluation") as status:
-        predictor = _open_checked(task, open_model, path)
+        predictor = _open_checked(task, open_model, path, spec)
         status.kpi = task.kind.evaluate(predictor, spec, results_dir, str(path), console)
 
 
@@ -81,7 +81,7 @@ def inference(task, args, open_model):
     path = _model_path(args, spec.inference.checkpoint, args.model_kinds)
     results_dir = results_dir_of(args, path, "inference")
     with run_status(results_dir, "inference") as status:
-        predictor = _open_checked(task, open_model, path)
+        predictor = _open_checked(task, open_model, path, spec)
         paths = inference_images(task, spec, args)
         status.kpi = task.kind.inference(predictor, spec, paths, results_dir, console)
 
@@ -123,7 +123,7 @@ def add_benchmark(subparsers, task, open_model, model_kinds, more_models=None):
 
 
 def add_subcommands(subparsers, task, open_model, model_kinds):
-    """evaluate and inference of `task`, running models that `open_model(path) -> predictor` opens."""
+    """evaluate and inference of `task`, running models that `open_model(path, spec) -> predictor` opens."""
     p = subparsers.add_parser("evaluate", help=task.kind.EVALUATE_HELP)
     add_spec_arguments(p)
     p.add_argument("-m", "--model", help=f"{model_kinds}; results go to -r, else beside it (MODEL_evaluate/)")

@@ -45,8 +45,9 @@ def info():
         pass
 
 
-def open_model(path):
-    """The deploy worker runs exported models; a checkpoint needs the cv worker (torch)."""
+def open_model(path, spec=None):
+    """The deploy worker runs exported models (their settings are fixed in the graph: `spec` changes none); a
+    checkpoint needs the cv worker (torch)."""
     suffix = Path(path).suffix.lower()
     if suffix == ".onnx":
         return OnnxPredictor(path)

@@ -28,9 +28,10 @@ class TorchPredictor:
 
 
 def model_opener(adapter):
-    """`open(path) -> predictor` for .pth checkpoints (PyTorch) and .onnx models (ONNX Runtime)."""
+    """`open(path, spec) -> predictor` for .pth checkpoints (PyTorch; with the test-time settings `spec` sets, as
+    export takes them) and .onnx models (ONNX Runtime: their settings are in the graph)."""
 
-    def open_model(path):
+    def open_model(path, spec=None):
         suffix = Path(path).suffix.lower()
         if suffix == ".onnx":
             return OnnxPredictor(path)
@@ -38,6 +39,8 @@ def model_opener(adapter):
             raise UserError(f"model {path}: expected a .pth checkpoint or an .onnx file")
         payload = read_checkpoint(path)
         check_task(adapter.name, payload["info"], path)
+        if spec is not None:
+            payload = {**payload, "info": adapter.test_time_info(payload["info"], spec)}
         model = model_from_checkpoint(payload, adapter.rebuild).to(pick_device("auto")).eval()
         return TorchPredictor(model, payload["info"], adapter.decoder_params(model, payload["info"]))
 

@@ -86,6 +86,12 @@ class TaskAdapter(ABC):
     def contract_outputs(self, info):
         """(output names, the contract's output descriptions, its postprocessing text) of the exported model."""
 
+    def test_time_info(self, info, spec):
+        """`info` with the test-time settings of the network that the spec changes, for export, evaluate and
+        inference of a checkpoint. Most networks have none in the model: their postprocessing is the decoder's,
+        read from the spec."""
+        return info
+
     def pretrained_classifier(self, spec):
         """A registry classifier with the spec's pretrained weights: a detector's or decoder's backbone is cut from it."""
         classifier = build_classifier(spec.model.backbone, 1, 0.0)

@@ -3,9 +3,18 @@ a registered backbone (models/rcnn.py) built from TAO's R-CNN keys, its losses c
 heads pruning keeps, and a graph exported at batch 1."""
 
 import torch
+from rich.console import Console
 
 from tao_inference.errors import UserError
 from ..models.rcnn import RCNNDetector, rcnn_loss
+
+console = Console(soft_wrap=True)
+
+
+# TAO's test-time R-CNN keys (model.test_*) and the torchvision setting each one is in the checkpoint
+TEST_TIME_SETTINGS = {"test_rpn_pre_nms_topn": "rpn_pre_nms_top_n_test",
+                      "test_rpn_post_nms_topn": "rpn_post_nms_top_n_test", "test_nms": "box_nms_thresh",
+                      "test_score_threshold": "box_score_thresh"}
 
 
 def torchvision_settings(m):
@@ -41,6 +50,26 @@ class TwoStageAdapter:
                 "aspect_ratios": list(m.aspect_ratios), "fast_rcnn_mlp_head_dim": m.fast_rcnn_mlp_head_dim,
                 "freeze_bn": m.freeze_bn, "test_detections_per_image": m.test_detections_per_image,
                 "settings": torchvision_settings(m)}
+
+    def test_time_info(self, info, spec):
+        """The test-time keys the spec sets away from their defaults (proposals scored, NMS, score threshold, K)
+        replace the checkpoint's, as TAO's evaluation / inference settings do; a key left at its default keeps the
+        trained value."""
+        defaults, m = type(spec.model)(), spec.model
+        network, settings, replaced = dict(info.network), dict(info.network["settings"]), []
+        for key, setting in TEST_TIME_SETTINGS.items():
+            value, trained = getattr(m, key), settings.get(setting)
+            if value != getattr(defaults, key) and value != trained:
+                replaced.append(f"model.{key} {value} (trained with {trained})")
+                settings[setting] = value
+        k = m.test_detections_per_image
+        if k != defaults.test_detections_per_image and k != network["test_detections_per_image"]:
+            replaced.append(f"model.test_detections_per_image {k} (trained with {network['test_detections_per_image']})")
+            network["test_detections_per_image"] = k
+        if not replaced:
+            return info
+        console.print(f"note: the spec's test-time settings replace the checkpoint's: {', '.join(replaced)}")
+        return info.replace(network={**network, "settings": settings})
 
     def network(self, info, classifier):
         n = info.network

@@ -393,6 +393,7 @@ def export(adapter, args):
     refuse_overwriting_inputs(written + ([args.cal_cache_file] if args.cal_cache_file else []), [args.model], "-o")
     with run_status(output.parent, "export") as status:
         payload = read_task_checkpoint(adapter, args.model)
+        payload = {**payload, "info": adapter.test_time_info(payload["info"], spec)}
         model = model_from_checkpoint(payload, adapter.rebuild).eval()
         info = payload["info"]
         names, outputs, postprocessing = adapter.contract_outputs(info)
