@@ -4,7 +4,7 @@ at each count through the real CLI (the spec's test-time key replaces the traine
 timed side by side with RetinaNet's unpruned FP32 of the same tag.
 Writes benchmarks/results/bccd_faster_rcnn_<TAG>_proposals.json.
 
-  .venv/bin/python benchmarks/faster_rcnn_proposals.py --tag 480x352 --proposals 300 100 50
+  .venv/bin/python benchmarks/faster_rcnn_proposals.py --tag 480x352 --proposals 300 100 50   # 7 min
 """
 
 import argparse
@@ -20,6 +20,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tag", required=True)
     parser.add_argument("--proposals", type=int, nargs="+", default=[300, 100, 50])
+    parser.add_argument("--rounds", type=int, default=15, help="timing rounds (round-robin, 3 calls per model each)")
     parser.add_argument("--work", default=str(ROOT / "benchmarks" / "runs"))
     args = parser.parse_args()
     work, retinanet = Path(args.work) / f"bccd_faster_rcnn_{args.tag}", Path(args.work) / f"bccd_retinanet_{args.tag}"
@@ -35,7 +36,7 @@ def main():
             rows.append({"proposals": count, "data_type": data_type,
                          **evaluate("faster_rcnn", spec, onnx, work / "proposals" / f"eval_{count}_{data_type}", index)})
             models.append(onnx)
-    retinanet_ms, *timed = ort_latencies_ms(models, (height, width), 1, 5, 3)
+    retinanet_ms, *timed = ort_latencies_ms(models, (height, width), 1, args.rounds, 3)
     for row, ms in zip(rows, timed):
         row.update(b1_ms=round(ms, 2), vs_retinanet_fp32=round(ms / retinanet_ms, 2))
     result = {"command": " ".join([Path(sys.executable).name, *sys.argv]), "cpu": cpu_summary(),
