@@ -2,7 +2,8 @@
 models of all of them timed again side by side in this one process (round-robin, so load from elsewhere slows all
 alike), at batch 1 and 8 (batch 1 only for graphs exported at a fixed batch: Faster R-CNN). Checks the issue's
 targets against RetinaNet FP32 (the first: the fastest model of a new detector, unpruned, pruned or INT8, that
-reaches 0.88 mAP@0.5, at RetinaNet's batch-1 latency or under). Writes benchmarks/results/bccd_detectors_<TAG>.json and prints the markdown table.
+reaches 0.88 mAP@0.5, at RetinaNet's batch-1 latency or under). Writes benchmarks/results/bccd_detectors_<TAG>.json
+and prints the markdown table.
 
   .venv/bin/python benchmarks/detection_table.py --tag 480x352
 """

@@ -20,12 +20,12 @@ TEST_TIME_SETTINGS = {"test_rpn_pre_nms_topn": "rpn_pre_nms_top_n_test",
 def torchvision_settings(m):
     """torchvision's FasterRCNN / MaskRCNN arguments from TAO's keys (the spec's `model` section)."""
     return {"rpn_pre_nms_top_n_train": m.rpn_pre_nms_topn, "rpn_post_nms_top_n_train": m.rpn_post_nms_topn,
-            "rpn_pre_nms_top_n_test": m.test_rpn_pre_nms_topn, "rpn_post_nms_top_n_test": m.test_rpn_post_nms_topn,
             "rpn_nms_thresh": m.rpn_nms_threshold, "rpn_fg_iou_thresh": m.rpn_positive_overlap,
             "rpn_bg_iou_thresh": m.rpn_negative_overlap, "rpn_batch_size_per_image": m.rpn_batch_size_per_im,
-            "rpn_positive_fraction": m.rpn_fg_fraction, "box_score_thresh": m.test_score_threshold,
-            "box_nms_thresh": m.test_nms, "box_fg_iou_thresh": m.fg_thresh, "box_bg_iou_thresh": m.bg_thresh_hi,
-            "box_batch_size_per_image": m.num_sampled_rois, "box_positive_fraction": m.fg_fraction}
+            "rpn_positive_fraction": m.rpn_fg_fraction, "box_fg_iou_thresh": m.fg_thresh,
+            "box_bg_iou_thresh": m.bg_thresh_hi, "box_batch_size_per_image": m.num_sampled_rois,
+            "box_positive_fraction": m.fg_fraction,
+            **{setting: getattr(m, key) for key, setting in TEST_TIME_SETTINGS.items()}}
 
 
 class TwoStageAdapter:
@@ -55,21 +55,22 @@ class TwoStageAdapter:
         """The test-time keys the spec sets away from their defaults (proposals scored, NMS, score threshold, K)
         replace the checkpoint's, as TAO's evaluation / inference settings do; a key left at its default keeps the
         trained value."""
-        defaults, m = type(spec.model)(), spec.model
-        network, settings, replaced = dict(info.network), dict(info.network["settings"]), []
-        for key, setting in TEST_TIME_SETTINGS.items():
-            value, trained = getattr(m, key), settings.get(setting)
-            if value != getattr(defaults, key) and value != trained:
-                replaced.append(f"model.{key} {value} (trained with {trained})")
-                settings[setting] = value
-        k = m.test_detections_per_image
-        if k != defaults.test_detections_per_image and k != network["test_detections_per_image"]:
-            replaced.append(f"model.test_detections_per_image {k} (trained with {network['test_detections_per_image']})")
-            network["test_detections_per_image"] = k
+        defaults, m, replaced = type(spec.model)(), spec.model, []
+
+        def chosen(key, trained):
+            value = getattr(m, key)
+            if value == getattr(defaults, key) or value == trained:
+                return trained
+            replaced.append(f"model.{key} {value} (trained with {trained})")
+            return value
+
+        old = info.network["settings"]
+        settings = {**old, **{setting: chosen(key, old.get(setting)) for key, setting in TEST_TIME_SETTINGS.items()}}
+        k = chosen("test_detections_per_image", info.network["test_detections_per_image"])
         if not replaced:
             return info
         console.print(f"note: the spec's test-time settings replace the checkpoint's: {', '.join(replaced)}")
-        return info.replace(network={**network, "settings": settings})
+        return info.replace(network={**info.network, "settings": settings, "test_detections_per_image": k})
 
     def network(self, info, classifier):
         n = info.network
